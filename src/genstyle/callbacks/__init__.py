@@ -1,0 +1,4 @@
+from genstyle.callbacks.metrics_recorder import MetricsRecorder
+from genstyle.callbacks.sample_grid import SampleGrid
+
+__all__ = ["MetricsRecorder", "SampleGrid"]

@@ -1,0 +1,105 @@
+"""`python train.py model=vae data=fashion_mnist`: train one model, leave a complete run directory.
+
+Order (as in lightning-hydra-template): seed, data, model, callbacks, loggers, trainer, fit, test.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
+from genstyle.errors import GenstyleError
+
+log = logging.getLogger("genstyle.train")
+
+
+def instantiate_group(group: DictConfig | None, **kwargs) -> list:
+    """Instantiate every entry of a `callbacks` or `logger` group (entries set to null are off)."""
+    if not group:
+        return []
+    return [hydra.utils.instantiate(node, **kwargs) for node in group.values() if node is not None and "_target_" in node]
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    if ckpt_path is None:
+        return None
+    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}. Give the path of a .ckpt file written by "
+            "genstyle, or ckpt_path=last together with hydra.run.dir=<the run directory to resume>."
+        )
+    return str(path)
+
+
+def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
+    """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:
+        logger.log_hyperparams(model.run_config)
+    return datamodule, model, trainer
+
+
+def finish_wandb() -> None:
+    """End the W&B run so the next job of a multirun starts its own."""
+    import sys
+
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    output_dir = Path(cfg.paths.output_dir)
+    started = False
+    try:
+        ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+        datamodule, model, trainer = build(cfg)
+        datamodule.prepare_data()  # finds (or downloads) the data now: a missing file fails before training
+        started = True
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        if cfg.get("test") and type(model).test_step is not pl.LightningModule.test_step:
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+    except BaseException:
+        if not started and HydraConfig.get().mode.name == "RUN":
+            discard_unstarted_run(output_dir, HydraConfig.get().job.name)
+        raise
+    finally:
+        finish_wandb()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    log.info("Run finished. Results in %s (checkpoints/, samples/, metrics.json)", output_dir)
+    print(f"\nResults: {output_dir}\n  checkpoints: {output_dir / 'checkpoints'}\n  samples:     {output_dir / 'samples'}\n  metrics:     {output_dir / 'metrics.json'}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@report_user_errors
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    if name is None:
+        return None
+    value = metrics.get(name)
+    if value is None:
+        raise GenstyleError(f"optimized_metric={name} was not logged by this run; logged: {', '.join(sorted(metrics))}.")
+    return value if math.isfinite(value) else float("inf")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The one LightningDataModule every model family trains on.
+
+Images are decoded once into a uint8 tensor in memory; a batch is one fancy-index into that
+tensor plus one vectorised conversion to `[-1, 1]`, so loading never limits training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from genstyle.data.sources import (
+    ImageSet,
+    load_fashion_mnist,
+    load_image_folder,
+    load_torchvision,
+    resize_images,
+)
+from genstyle.errors import GenstyleError, require
+
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "image_folder")
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 `[0, 255]` -> float `[-1, 1]`, the range every model and metric expects."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float `[-1, 1]` -> uint8 `[0, 255]` (the inverse of `to_model_range`, with clamping)."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+class InMemoryBatches(torch.utils.data.Dataset):
+    """Indexed by a *list* of indices and returns a whole batch dict (see DESIGN.md)."""
+
+    def __init__(self, data: ImageSet) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: list[int]) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(index, dtype=torch.long)
+        batch = {"image": to_model_range(self.data.images[idx])}  # (B, C, H, W) in [-1, 1]
+        if self.data.labels is not None:
+            batch["label"] = self.data.labels[idx]
+        return batch
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Yields lists of indices. With `shuffle`, the order is a pure function of (seed, epoch),
+    so a resumed run sees exactly the batches the uninterrupted run would have seen. Under
+    distributed training each rank takes every world_size-th batch of the same permutation."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int) -> None:
+        self.n, self.batch_size, self.shuffle, self.drop_last, self.seed = n, batch_size, shuffle, drop_last, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # called by Lightning at the start of every epoch
+        self.epoch = epoch
+
+    def _rank_world(self) -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def _batches(self) -> list[torch.Tensor]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch))
+        else:
+            order = torch.arange(self.n)
+        batches = list(order.split(self.batch_size))
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        rank, world = self._rank_world()
+        if world > 1:
+            usable = len(batches) - len(batches) % world  # every rank gets the same number of steps
+            batches = batches[rank:usable:world]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self._batches():
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Fashion-MNIST, MNIST, CIFAR-10 or any image folder, with batches `{"image", "label"}`."""
+
+    def __init__(
+        self,
+        dataset: str = "fashion_mnist",
+        root: str | None = None,
+        download_dir: str | None = None,
+        download: bool = True,
+        image_size: int = 28,
+        channels: int = 1,
+        num_classes: int | None = 10,
+        batch_size: int = 128,
+        val_size: int = 5000,
+        train_subset: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        require(dataset in DATASETS, f"data.dataset={dataset!r} is not known; choose one of {', '.join(DATASETS)}.")
+        require(isinstance(batch_size, int) and batch_size > 0, f"data.batch_size={batch_size} must be a positive integer (e.g. 128).")
+        require(isinstance(image_size, int) and image_size >= 8, f"data.image_size={image_size} must be an integer >= 8.")
+        require(channels in (1, 3), f"data.channels={channels} must be 1 (grayscale) or 3 (RGB).")
+        require(isinstance(val_size, int) and val_size >= 0, f"data.val_size={val_size} must be a non-negative integer.")
+        require(num_workers >= 0, f"data.num_workers={num_workers} must be >= 0.")
+        require(train_subset is None or train_subset > 0, f"data.train_subset={train_subset} must be positive or null.")
+        if dataset == "image_folder":
+            require(root is not None, "data=image_folder needs data.root=/path/to/images.")
+        self.save_hyperparameters()
+        self.dataset, self.root, self.download_dir, self.download = dataset, root, download_dir, download
+        self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
+        self.batch_size, self.val_size, self.train_subset = batch_size, val_size, train_subset
+        self.num_workers, self.seed = num_workers, seed
+        self.train_set: ImageSet | None = None
+        self.val_set: ImageSet | None = None
+        self.test_set: ImageSet | None = None
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def load_split(self, split: str) -> ImageSet:
+        """Decode one official split (`train` or `test`) at the configured size and channels."""
+        if self.dataset == "fashion_mnist":
+            data = load_fashion_mnist(split, self.root, self.download_dir, self.download)
+        elif self.dataset in ("mnist", "cifar10"):
+            data = load_torchvision(self.dataset, split, self.root or self.download_dir or "data", self.download)
+        else:
+            return self._load_folder_split(split)
+        require(
+            data.images.shape[1] == self.channels,
+            f"data.channels={self.channels} but {self.dataset} has {data.images.shape[1]} channel(s); "
+            f"use data.channels={data.images.shape[1]}.",
+        )
+        data.images = resize_images(data.images, self.image_size)
+        return data
+
+    def _load_folder_split(self, split: str) -> ImageSet:
+        # A folder with train/ and test/ sub-folders has official splits; otherwise the whole
+        # folder is the training set and the test split is the validation split.
+        from pathlib import Path
+
+        root = Path(self.root).expanduser()
+        if (root / "train").is_dir():
+            sub = root / split
+            if not sub.is_dir():
+                sub = root / "train"
+            return load_image_folder(sub, self.channels, self.image_size)
+        return load_image_folder(root, self.channels, self.image_size)
+
+    def prepare_data(self) -> None:
+        # Runs once per node before setup: finds or downloads the files, failing early if absent.
+        if self.dataset == "fashion_mnist":
+            load_fashion_mnist("test", self.root, self.download_dir, self.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            full = self.load_split("train")
+            require(
+                len(full) > self.val_size,
+                f"data.val_size={self.val_size} leaves no training images ({len(full)} in total); lower it.",
+            )
+            order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.seed))
+            self.val_set = full.subset(order[: self.val_size]) if self.val_size else None
+            train_index = order[self.val_size :]
+            if self.train_subset:
+                train_index = train_index[: self.train_subset]
+            self.train_set = full.subset(train_index)
+            require(
+                len(self.train_set) >= self.batch_size,
+                f"data.batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} images); lower it.",
+            )
+        if stage in ("test", None) and self.test_set is None:
+            self.test_set = self.load_split("test")
+
+    # --- loaders -------------------------------------------------------------------------------
+
+    def _loader(self, data: ImageSet, shuffle: bool) -> DataLoader:
+        sampler = EpochBatchSampler(len(data), self.batch_size, shuffle=shuffle, drop_last=shuffle, seed=self.seed)
+        return DataLoader(
+            InMemoryBatches(data),
+            sampler=sampler,
+            batch_size=None,  # the sampler yields whole batches
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_set is None:
+            self.setup("test")
+        return self._loader(self.test_set, shuffle=False)
+
+    # --- facts other pieces need ---------------------------------------------------------------
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        data = self.train_set
+        return tuple(data.classes) if data is not None else ()
+
+    def label_distribution(self) -> torch.Tensor | None:
+        """Class frequencies of the training split, for sampling conditional models."""
+        if self.train_set is None or self.train_set.labels is None:
+            return None
+        counts = torch.bincount(self.train_set.labels, minlength=self.num_classes or 0).float()
+        return counts / counts.sum()
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "dataset": self.dataset}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("seed") != self.seed:
+            raise GenstyleError(
+                f"The checkpoint was trained with data seed {state.get('seed')}, this run uses {self.seed}; "
+                "resume with the same seed so the data order matches."
+            )

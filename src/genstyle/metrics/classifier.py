@@ -1,0 +1,142 @@
+"""The Fashion-MNIST classifier whose features every evaluation metric is computed on.
+
+FID, KID and precision/recall compare sets of images through the classifier's penultimate layer
+(`features`, 256 values); the Inception Score uses its logits over the 10 classes. ImageNet
+Inception features say little about 28x28 grayscale clothing, so the project ships its own small
+network, trained by `python -m genstyle.metrics.train_classifier` (see docs/metrics.md).
+
+The weights file is a plain dict (state_dict + metadata) loaded with `weights_only=True`, so a
+tampered file cannot run code; its sha256 names caches of features computed with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genstyle.errors import GenstyleError, require
+
+WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_classifier.pt"
+TRAIN_COMMAND = "python -m genstyle.metrics.train_classifier --seed 0 --epochs 15"
+FORMAT_VERSION = 1
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
+
+def _conv_stage(c_in: int, c_out: int, ceil_mode: bool = False) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2, ceil_mode=ceil_mode),
+    )
+
+
+class FashionClassifier(nn.Module):
+    """Three conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) then two dense layers.
+
+    Input: `(B, 1, 28, 28)` float in `[-1, 1]` (the model range of DESIGN.md). `features` is the
+    ReLU output of the first dense layer; `forward` adds dropout (training only) and the class head.
+    """
+
+    def __init__(self, widths: tuple[int, int, int] = (32, 64, 128), feature_dim: int = 256, dropout: float = 0.3) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.widths, self.feature_dim = (w1, w2, w3), feature_dim
+        self.body = nn.Sequential(
+            _conv_stage(1, w1),  # (w1, 14, 14)
+            _conv_stage(w1, w2),  # (w2, 7, 7)
+            _conv_stage(w2, w3, ceil_mode=True),  # (w3, 4, 4): ceil keeps the last row and column
+        )
+        self.fc = nn.Linear(w3 * 4 * 4, feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, NUM_CLASSES)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(B, 1, 28, 28)` in `[-1, 1]` -> `(B, feature_dim)` penultimate activations (>= 0)."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
+            raise GenstyleError(
+                f"The Fashion-MNIST classifier takes (B, 1, {IMAGE_SIZE}, {IMAGE_SIZE}) images, got "
+                f"{tuple(x.shape)}. Convert samples to one channel and resize them to {IMAGE_SIZE}x{IMAGE_SIZE} "
+                "before computing metrics with it."
+            )
+        return F.relu(self.fc(self.body(x).flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`(B, 1, 28, 28)` in `[-1, 1]` -> logits `(B, 10)`."""
+        return self.head(self.dropout(self.features(x)))
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both outputs from one pass (the head is applied to the same features; dropout is a no-op in eval)."""
+        feats = self.features(x)
+        return feats, self.head(self.dropout(feats))
+
+
+def _resolve(path: str | Path | None) -> Path:
+    path = WEIGHTS_PATH if path is None else Path(path).expanduser()
+    if not path.is_file():
+        raise GenstyleError(
+            f"Classifier weights {path} do not exist. The project ships them at {WEIGHTS_PATH}; restore that "
+            f"file from the repository (git checkout -- {WEIGHTS_PATH.name} in its folder) or retrain with "
+            f"`{TRAIN_COMMAND}`."
+        )
+    return path
+
+
+def weights_sha256(path: str | Path | None = None) -> str:
+    """Hex sha256 of the weights file: the cache key for anything computed with these weights."""
+    digest = hashlib.sha256()
+    with _resolve(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_checkpoint(path: str | Path | None = None) -> dict[str, Any]:
+    """The weights file as a dict, loaded with `weights_only=True` (no code in the file can run)."""
+    path = _resolve(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise GenstyleError(
+            f"Refusing to load classifier weights {path}: the file holds Python objects other than tensors "
+            f"and plain values, which could run code when loaded ({str(err).splitlines()[0]}). Use the file "
+            f"shipped with the project or one written by `{TRAIN_COMMAND}`."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise GenstyleError(
+            f"Classifier weights {path} are unreadable ({type(err).__name__}: {err}). The file is corrupt or "
+            f"not a PyTorch file; restore the shipped one or retrain with `{TRAIN_COMMAND}`."
+        ) from None
+    require(
+        isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict),
+        f"Classifier weights {path} are not a genstyle classifier file (expected a dict with a 'state_dict' "
+        f"entry). Retrain with `{TRAIN_COMMAND}`.",
+    )
+    require(
+        payload.get("format_version") == FORMAT_VERSION,
+        f"Classifier weights {path} have format_version={payload.get('format_version')!r}; this code reads "
+        f"version {FORMAT_VERSION}. Retrain with `{TRAIN_COMMAND}`.",
+    )
+    return payload
+
+
+def load_classifier(path: str | Path | None = None) -> FashionClassifier:
+    """The classifier with the shipped (or given) weights, in eval mode with gradients off."""
+    payload = read_checkpoint(path)
+    model = FashionClassifier(widths=tuple(payload["widths"]), feature_dim=int(payload["feature_dim"]))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise GenstyleError(
+            f"Classifier weights {_resolve(path)} do not fit the FashionClassifier architecture ({err}). "
+            f"Retrain with `{TRAIN_COMMAND}`."
+        ) from None
+    model.requires_grad_(False)
+    return model.eval()

@@ -1,0 +1,3 @@
+from genstyle.models.base import GenerativeModule
+
+__all__ = ["GenerativeModule"]

@@ -1,0 +1,75 @@
+"""GenerativeModule: the interface callbacks and command-line tools rely on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+
+from genstyle.errors import require
+
+CHECKPOINT_KEY = "genstyle"
+CHECKPOINT_FORMAT_VERSION = 1
+OptimizerFactory = Callable[..., torch.optim.Optimizer]  # a `_partial_: true` optimizer config
+
+
+class GenerativeModule(pl.LightningModule):
+    """Base of every model family.
+
+    Subclasses implement `sample`; translation models add `translate(x, direction)` and
+    exemplar models `stylize(content, style)`. Callbacks use only these methods and the
+    attributes set here (`image_shape`, `num_classes`, `latent_dim`).
+    """
+
+    family: str = "generative"
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int | None = None,
+        monitor: str | None = None,
+        monitor_mode: str = "min",
+    ) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        require(channels in (1, 3) and height > 0 and width > 0, f"image shape {image_shape} is not (C, H, W) with C in 1, 3.")
+        require(monitor_mode in ("min", "max"), f"model.monitor_mode={monitor_mode!r} must be 'min' or 'max'.")
+        self.image_shape = (int(channels), int(height), int(width))
+        self.num_classes = num_classes
+        # The metric that picks the best checkpoint (and early stopping), e.g. val/loss or val/fid.
+        self.monitor, self.monitor_mode = monitor, monitor_mode
+        # The resolved run config, stored in every checkpoint so it can be rebuilt anywhere.
+        self.run_config: dict | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "family": self.family,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "config": self.run_config,
+        }
+
+    @property
+    def is_conditional(self) -> bool:
+        return False
+
+    def sample(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Draw `n` images `(n, C, H, W)` in `[-1, 1]`. `generator` makes the draw repeatable
+        without touching the global RNG (fixed-noise grids, evaluation)."""
+        raise NotImplementedError
+
+    def noise(self, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal noise `(n, dim)` on this module's device, repeatable with `generator`."""
+        z = torch.randn(n, dim, generator=generator)  # drawn on CPU so a CPU generator works everywhere
+        return z.to(self.device)
+
+
+def check_positive(name: str, value: float) -> None:
+    require(value is not None and value > 0, f"{name}={value} must be > 0.")
+
+
+def check_probability(name: str, value: float) -> None:
+    require(0.0 <= value < 1.0, f"{name}={value} must be in [0, 1).")

@@ -1,0 +1,1 @@
+"""Plain nn.Modules (networks, losses); nothing here knows about Lightning."""

@@ -1,0 +1,46 @@
+"""Adversarial loss modes: one object answers "D's loss" and "G's loss" for logits."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genstyle.errors import require
+
+GAN_LOSS_MODES = ("non_saturating", "lsgan", "hinge", "wasserstein")
+
+
+class AdversarialLoss:
+    """`non_saturating` is the original GAN loss with log D(G(z)) for G; `lsgan` least squares
+    (the CycleGAN default); `hinge`; `wasserstein` (use with a gradient penalty)."""
+
+    def __init__(self, mode: str = "non_saturating", label_smoothing: float = 0.0) -> None:
+        require(mode in GAN_LOSS_MODES, f"model.loss={mode!r} is not known; choose one of {', '.join(GAN_LOSS_MODES)}.")
+        require(0.0 <= label_smoothing < 0.5, f"model.label_smoothing={label_smoothing} must be in [0, 0.5).")
+        self.mode, self.label_smoothing = mode, label_smoothing
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.mode == "non_saturating":
+            # One-sided smoothing: only the real targets move (Salimans et al., 2016).
+            real_target = torch.full_like(real_logits, 1.0 - self.label_smoothing)
+            return F.binary_cross_entropy_with_logits(real_logits, real_target) + F.binary_cross_entropy_with_logits(
+                fake_logits, torch.zeros_like(fake_logits)
+            )
+        if self.mode == "lsgan":
+            return 0.5 * (((real_logits - (1.0 - self.label_smoothing)) ** 2).mean() + (fake_logits**2).mean())
+        if self.mode == "hinge":
+            return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+        return fake_logits.mean() - real_logits.mean()  # wasserstein critic
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.mode == "non_saturating":
+            return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        if self.mode == "lsgan":
+            return 0.5 * ((fake_logits - 1.0) ** 2).mean()
+        return -fake_logits.mean()  # hinge and wasserstein
+
+
+def gradient_norm(parameters) -> torch.Tensor:
+    """L2 norm of all gradients of `parameters` (0 where none): a stability indicator."""
+    norms = [p.grad.detach().norm(2) for p in parameters if p.grad is not None]
+    return torch.stack(norms).norm(2) if norms else torch.tensor(0.0)

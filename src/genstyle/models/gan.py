@@ -1,0 +1,123 @@
+"""Adversarial training of a generator against a discriminator (DCGAN and its loss variants)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genstyle.errors import require
+from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.components.losses import AdversarialLoss, gradient_norm
+from genstyle.models.optim import check_optimizer
+
+
+class GAN(GenerativeModule):
+    """Alternating updates with manual optimisation: D on real and *detached* fake images, then
+    G through a fresh pass of D. `n_critic` D steps per G step."""
+
+    family = "gan"
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        g_optimizer: OptimizerFactory,
+        d_optimizer: OptimizerFactory,
+        image_shape: tuple[int, int, int],
+        loss: str = "non_saturating",
+        label_smoothing: float = 0.0,
+        n_critic: int = 1,
+        latent_dim: int = 100,
+        num_classes: int | None = None,
+        monitor: str | None = None,
+        monitor_mode: str = "min",
+    ) -> None:
+        super().__init__(image_shape, num_classes, monitor, monitor_mode)
+        require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
+        require(n_critic >= 1, f"model.n_critic={n_critic} must be >= 1.")
+        check_optimizer("model.g_optimizer", g_optimizer)
+        check_optimizer("model.d_optimizer", d_optimizer)
+        self.automatic_optimization = False
+        self.generator, self.discriminator = generator, discriminator
+        self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
+        self.adversarial = AdversarialLoss(loss, label_smoothing)
+        self.n_critic = n_critic
+        self.latent_dim = latent_dim
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, labels)
+
+    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.discriminator(x, labels)
+
+    def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """Extra D loss term (e.g. a gradient penalty); none for the plain GAN."""
+        return None
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real = batch["image"]  # (B, C, H, W)
+        labels = batch.get("label") if self.is_conditional else None
+        z = self.noise(len(real), self.latent_dim)
+
+        # Discriminator: real vs detached fake, so this step never updates G.
+        with self.toggled_optimizer(opt_d):
+            fake = self.generate(z, labels).detach()
+            real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+            d_loss = self.adversarial.d_loss(real_logits, fake_logits)
+            penalty = self.d_regulariser(real, fake, labels)
+            if penalty is not None:
+                self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
+                d_loss = d_loss + penalty
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            grad_norm_d = gradient_norm(self.discriminator.parameters())
+            opt_d.step()
+        metrics = {
+            "train/d_loss": d_loss.detach(),
+            "train/d_real_acc": (real_logits.detach() > 0).float().mean(),
+            "train/d_fake_acc": (fake_logits.detach() < 0).float().mean(),
+            "stability/grad_norm_d": grad_norm_d,
+        }
+
+        # Generator: every n_critic-th step, through a fresh pass of the updated D.
+        if (batch_idx + 1) % self.n_critic == 0:
+            with self.toggled_optimizer(opt_g):
+                g_loss = self.adversarial.g_loss(self.discriminate(self.generate(z, labels), labels))
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
+                opt_g.step()
+            metrics["train/g_loss"] = g_loss.detach()
+        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(real))
+        self.log_dict({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)}, prog_bar=True, logger=False)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        # How well D separates held-out real images from fresh fakes: cheap, and flags collapse.
+        real = batch["image"]
+        labels = batch.get("label") if self.is_conditional else None
+        fake = self.generate(self.noise(len(real), self.latent_dim), labels)
+        real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+        self.log_dict(
+            {
+                "val/d_loss": self.adversarial.d_loss(real_logits, fake_logits),
+                "val/g_loss": self.adversarial.g_loss(fake_logits),
+                "val/d_real_acc": (real_logits > 0).float().mean(),
+                "val/d_fake_acc": (fake_logits < 0).float().mean(),
+            },
+            on_epoch=True, batch_size=len(real),
+        )
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [
+            self.g_optimizer_factory(self.generator.parameters()),
+            self.d_optimizer_factory(self.discriminator.parameters()),
+        ]
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        was_training = self.training
+        self.eval()
+        images = self.generate(self.noise(n, self.latent_dim, generator), labels)
+        self.train(was_training)
+        return images
