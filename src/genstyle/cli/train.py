@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
 from genstyle.errors import GenstyleError
 
@@ -53,6 +54,13 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     return datamodule, model, trainer
 
 
+def is_single_run() -> bool:
+    """True for `python train.py ...` (not -m, not a config composed in a test)."""
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.RUN
+
+
 def finish_wandb() -> None:
     """End the W&B run so the next job of a multirun starts its own."""
     import sys
@@ -73,16 +81,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         datamodule.prepare_data()  # finds (or downloads) the data now: a missing file fails before training
         started = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        metrics = scalar_metrics(trainer.callback_metrics)
         if cfg.get("test") and type(model).test_step is not pl.LightningModule.test_step:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+            metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException:
-        if not started and HydraConfig.get().mode.name == "RUN":
+        if not started and is_single_run():
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
         raise
     finally:
         finish_wandb()
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     log.info("Run finished. Results in %s (checkpoints/, samples/, metrics.json)", output_dir)
     print(f"\nResults: {output_dir}\n  checkpoints: {output_dir / 'checkpoints'}\n  samples:     {output_dir / 'samples'}\n  metrics:     {output_dir / 'metrics.json'}")
     return metrics

@@ -180,7 +180,23 @@ def load_fashion_mnist(
     )
 
 
+_DECODED: dict[tuple, ImageSet] = {}
+
+
 def _decode_idx_pair(
+    directory: Path, files: Sequence[IdxFile], verify: bool, classes: Sequence[str]
+) -> ImageSet:
+    # Decoded sets are kept per process (keyed by file identity): repeated setups, tests and
+    # evaluation reuse them instead of decompressing 47 MB again. Callers never modify them.
+    stats = tuple((directory / f.name).stat() for f in files)
+    key = (str(directory.resolve()), tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in stats), verify)
+    if key not in _DECODED:
+        _DECODED[key] = _decode_idx_files(directory, files, verify, classes)
+    cached = _DECODED[key]
+    return ImageSet(cached.images, cached.labels, cached.classes, cached.origin)
+
+
+def _decode_idx_files(
     directory: Path, files: Sequence[IdxFile], verify: bool, classes: Sequence[str]
 ) -> ImageSet:
     image_file, label_file = files

@@ -1,0 +1,44 @@
+# The README's commands. Everything installs itself: `make train` and `make test` work on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Reinstall when the dependency list or the checkout's location changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)-$(shell echo $(CURDIR) | sha1sum | cut -c1-10)
+DEBIAN_DATA := /usr/share/datasets/fashion-mnist
+
+.PHONY: install data train test lint bench clean
+
+install: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+# Fashion-MNIST: Debian's package where apt is usable, otherwise torchvision's download into data/.
+data:
+	@if [ -f $(DEBIAN_DATA)/train-images-idx3-ubyte.gz ] || [ -n "$$GENSTYLE_DATA" ]; then \
+		echo "Fashion-MNIST: found"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) || \
+		$(PY) -m genstyle.data.fetch; \
+	else \
+		$(PY) -m genstyle.data.fetch; \
+	fi
+
+train: install
+	$(PY) train.py $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+lint: install
+	$(PY) -m ruff check src tests benchmarks
+
+bench: install
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf outputs .pytest_cache .ruff_cache

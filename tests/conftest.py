@@ -1,0 +1,91 @@
+"""Shared fixtures: a train config composed once per test and forced cheap (tiny real subset of
+Fashion-MNIST, one short epoch, no network), and a helper to run the real CLIs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from genstyle.cli.common import CONFIG_DIR
+from genstyle.data.sources import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# Cheap but real: a few hundred real images, one short epoch.
+CHEAP = [
+    "data.train_subset=256",
+    "data.val_size=64",
+    "data.batch_size=32",
+    "data.download=false",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.accelerator=cpu",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "logger=csv",
+    "~callbacks.rich_progress_bar",
+]
+
+
+def fashion_mnist_dir() -> Path:
+    """The real data: $GENSTYLE_DATA or Debian's package (installed by `make test`)."""
+    for place in (os.environ.get("GENSTYLE_DATA"), str(DEBIAN_FASHION_MNIST)):
+        if place and all((Path(place) / f.name).is_file() for f in FASHION_MNIST_FILES["train"]):
+            return Path(place)
+    pytest.fail("Fashion-MNIST is not installed: run `make test` (it installs dataset-fashion-mnist) or set GENSTYLE_DATA.")
+
+
+@pytest.fixture(scope="session")
+def fmnist_root() -> Path:
+    return fashion_mnist_dir()
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose conf/train.yaml as `python train.py` would, with paths under `output_dir`."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*CHEAP, *overrides], return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as inside a real run: the task sees the job config only
+        cfg.paths.root_dir = str(ROOT)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir)
+        cfg.paths.data_dir = str(output_dir / "data")
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, fmnist_root: Path):
+    """`make_cfg("model=dcgan", ...)` -> a cheap, fully resolved train config in tmp_path."""
+
+    def _make(*overrides: str) -> DictConfig:
+        return compose_train([f"data.root={fmnist_root}", *overrides], tmp_path / "run")
+
+    yield _make
+    GlobalHydra.instance().clear()
+
+
+def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run one of the repo's entry scripts as a user would, capturing its output."""
+    full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
