@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
 from genstyle.errors import GenstyleError
+from genstyle.sweep.job import is_multirun, run_sweep_job
 
 log = logging.getLogger("genstyle.train")
 
@@ -97,17 +98,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-@report_user_errors
-def main(cfg: DictConfig) -> float | None:
+def objective(cfg: DictConfig) -> tuple[float | None, dict[str, float]]:
+    """Train, then pick `optimized_metric` (what sweepers such as Optuna minimise) from the results."""
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
     if name is None:
-        return None
+        return None, metrics
     value = metrics.get(name)
     if value is None:
         raise GenstyleError(f"optimized_metric={name} was not logged by this run; logged: {', '.join(sorted(metrics))}.")
-    return value if math.isfinite(value) else float("inf")
+    return (value if math.isfinite(value) else float("inf")), metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@report_user_errors
+def main(cfg: DictConfig) -> float | None:
+    if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
+        return run_sweep_job(cfg, objective)
+    return objective(cfg)[0]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Multirun support: per-job markers, failure isolation, restart skipping and the sweep summary."""
