@@ -47,9 +47,8 @@ def default_output(ckpt_path: Path, grid: bool, seed: int) -> Path:
 def generate(cfg: DictConfig) -> Path:
     require(isinstance(cfg.n, int) and cfg.n > 0, f"n={cfg.n} must be a positive integer (number of images).")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
+    # labels=null: conditional models draw classes from the training label distribution they store.
     labels = parse_labels(cfg.labels, cfg.n, model)
-    if labels is None and model.is_conditional:
-        labels = torch.arange(cfg.n) % model.num_classes
     out = Path(cfg.out) if cfg.out else default_output(Path(cfg.ckpt_path), cfg.grid, cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     images = model.sample(cfg.n, labels=None if labels is None else labels.to(model.device), generator=generator)

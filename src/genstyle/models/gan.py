@@ -8,12 +8,14 @@ from torch import nn
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm
+from genstyle.models.conditioning import LabelConditioning
 from genstyle.models.optim import check_optimizer
 
 
-class GAN(GenerativeModule):
+class GAN(LabelConditioning, GenerativeModule):
     """Alternating updates with manual optimisation: D on real and *detached* fake images, then
-    G through a fresh pass of D. `n_critic` D steps per G step."""
+    G through a fresh pass of D. `n_critic` D steps per G step. With `num_classes` both networks
+    are class-conditional (model=cgan) and every batch must carry labels."""
 
     family = "gan"
 
@@ -43,12 +45,17 @@ class GAN(GenerativeModule):
         self.adversarial = AdversarialLoss(loss, label_smoothing)
         self.n_critic = n_critic
         self.latent_dim = latent_dim
+        self.init_conditioning()
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels)
 
     def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminator(x, labels)
+
+    def decode_latent(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (interpretability views)."""
+        return self.generate(z, labels)
 
     def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
         """Extra D loss term (e.g. a gradient penalty); none for the plain GAN."""
@@ -57,7 +64,7 @@ class GAN(GenerativeModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real = batch["image"]  # (B, C, H, W)
-        labels = batch.get("label") if self.is_conditional else None
+        labels = self.batch_labels(batch)
         z = self.noise(len(real), self.latent_dim)
 
         # Discriminator: real vs detached fake, so this step never updates G.
@@ -79,6 +86,9 @@ class GAN(GenerativeModule):
             "train/d_fake_acc": (fake_logits.detach() < 0).float().mean(),
             "stability/grad_norm_d": grad_norm_d,
         }
+        if self.adversarial.mode == "wasserstein":
+            # The critic's estimate of the Wasserstein-1 distance (penalty excluded): should shrink.
+            metrics["train/wasserstein"] = (real_logits.mean() - fake_logits.mean()).detach()
 
         # Generator: every n_critic-th step, through a fresh pass of the updated D.
         if (batch_idx + 1) % self.n_critic == 0:
@@ -95,18 +105,18 @@ class GAN(GenerativeModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         # How well D separates held-out real images from fresh fakes: cheap, and flags collapse.
         real = batch["image"]
-        labels = batch.get("label") if self.is_conditional else None
+        labels = self.batch_labels(batch)
         fake = self.generate(self.noise(len(real), self.latent_dim), labels)
         real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
-        self.log_dict(
-            {
-                "val/d_loss": self.adversarial.d_loss(real_logits, fake_logits),
-                "val/g_loss": self.adversarial.g_loss(fake_logits),
-                "val/d_real_acc": (real_logits > 0).float().mean(),
-                "val/d_fake_acc": (fake_logits < 0).float().mean(),
-            },
-            on_epoch=True, batch_size=len(real),
-        )
+        metrics = {
+            "val/d_loss": self.adversarial.d_loss(real_logits, fake_logits),
+            "val/g_loss": self.adversarial.g_loss(fake_logits),
+            "val/d_real_acc": (real_logits > 0).float().mean(),
+            "val/d_fake_acc": (fake_logits < 0).float().mean(),
+        }
+        if self.adversarial.mode == "wasserstein":
+            metrics["val/wasserstein"] = real_logits.mean() - fake_logits.mean()
+        self.log_dict(metrics, on_epoch=True, batch_size=len(real))
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [
@@ -116,8 +126,12 @@ class GAN(GenerativeModule):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        labels = self.check_labels(labels, n)
+        z = self.noise(n, self.latent_dim, generator)
+        if labels is None and self.is_conditional:
+            labels = self.sample_labels(n, generator)  # the training label distribution
         was_training = self.training
         self.eval()
-        images = self.generate(self.noise(n, self.latent_dim, generator), labels)
+        images = self.generate(z, labels)
         self.train(was_training)
         return images

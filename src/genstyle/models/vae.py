@@ -10,12 +10,13 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.conditioning import LabelConditioning
 from genstyle.models.optim import check_optimizer
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-class VAE(GenerativeModule):
+class VAE(LabelConditioning, GenerativeModule):
     """ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), trained on recon + beta * w_t * KL where w_t
     rises linearly from 0 to 1 over `kl_warmup_steps`. Likelihoods are evaluated on pixel
     intensities in [0, 1] and summed over pixels (as pytorch/examples' VAE), so ELBOs compare."""
@@ -47,6 +48,8 @@ class VAE(GenerativeModule):
         self.latent_dim = latent_dim
         # Gaussian likelihood learns one global observation noise scale.
         self.log_sigma = nn.Parameter(torch.tensor(-2.0)) if likelihood == "gaussian" else None
+        # With num_classes the encoder and decoder are told the class (model=cvae).
+        self.init_conditioning()
 
     # --- the model -----------------------------------------------------------------------------
 
@@ -56,6 +59,10 @@ class VAE(GenerativeModule):
     def decode_mean(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Mean image of p(x|z) mapped to [-1, 1]."""
         return torch.sigmoid(self.decoder(z, labels)) * 2 - 1
+
+    def decode_latent(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images `(B, C, H, W)` in [-1, 1] for given latent codes (interpretability views)."""
+        return self.decode_mean(z, labels)
 
     def reconstruction_nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) in nats per image `(B,)`, for x in [-1, 1]."""
@@ -68,7 +75,7 @@ class VAE(GenerativeModule):
         return nll.flatten(1).sum(1)
 
     def forward_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x, labels = batch["image"], batch.get("label") if self.is_conditional else None
+        x, labels = batch["image"], self.batch_labels(batch)
         mean, logvar = self.encode(x, labels)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()  # reparameterisation
         recon = self.reconstruction_nll(self.decoder(z, labels), x)  # (B,)
@@ -113,8 +120,12 @@ class VAE(GenerativeModule):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        labels = self.check_labels(labels, n)
+        z = self.noise(n, self.latent_dim, generator)
+        if labels is None and self.is_conditional:
+            labels = self.sample_labels(n, generator)  # the training label distribution
         was_training = self.training
         self.eval()
-        images = self.decode_mean(self.noise(n, self.latent_dim, generator), labels)
+        images = self.decode_mean(z, labels)
         self.train(was_training)
         return images

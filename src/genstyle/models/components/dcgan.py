@@ -58,20 +58,33 @@ class DCGANGenerator(nn.Module):
         return self.upsample(h)
 
 
+LABEL_CONDITIONING = ("projection", "concat")
+
+
 class DCGANDiscriminator(nn.Module):
-    """Outputs one logit per image. With `num_classes`, a projection term <embed(y), h> makes
-    it class-conditional (Miyato & Koyama, 2018)."""
+    """Outputs one logit per image. With `num_classes` it is class-conditional, either through a
+    projection term <embed(y), h> (`conditioning: projection`, Miyato & Koyama, 2018) or through
+    a learned label map concatenated to the image as an extra input channel (`concat`, as in
+    Mirza & Osindero's cGAN)."""
 
     def __init__(
         self, channels: int = 1, image_size: int = 28, base_channels: int = 64, dropout: float = 0.3,
-        num_classes: int | None = None,
+        num_classes: int | None = None, conditioning: str = "projection",
     ) -> None:
         super().__init__()
         require(0.0 <= dropout < 1.0, f"model.discriminator.dropout={dropout} must be in [0, 1).")
+        require(
+            conditioning in LABEL_CONDITIONING,
+            f"model.discriminator.conditioning={conditioning!r} is not known; choose one of {', '.join(LABEL_CONDITIONING)}.",
+        )
         side = check_side(image_size, 4, "The DCGAN discriminator")
         b = base_channels
+        self.num_classes, self.conditioning, self.image_size = num_classes, conditioning, image_size
+        concat = bool(num_classes) and conditioning == "concat"
+        # One learned H x W map per class, stacked on the image as an extra channel.
+        self.label_map = nn.Embedding(num_classes, image_size * image_size) if concat else None
         self.features = nn.Sequential(
-            nn.Conv2d(channels, b, 4, stride=2, padding=1),  # (b, S/2, S/2)
+            nn.Conv2d(channels + int(concat), b, 4, stride=2, padding=1),  # (b, S/2, S/2)
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
             nn.Conv2d(b, 2 * b, 4, stride=2, padding=1),  # (2b, S/4, S/4)
@@ -81,9 +94,13 @@ class DCGANDiscriminator(nn.Module):
         )
         feature_dim = 2 * b * side * side
         self.head = nn.Linear(feature_dim, 1)
-        self.projection = nn.Embedding(num_classes, feature_dim) if num_classes else None
+        self.projection = nn.Embedding(num_classes, feature_dim) if num_classes and not concat else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.label_map is not None:
+            require(labels is not None, "This discriminator is class-conditional: pass labels.")
+            label_map = self.label_map(labels).view(-1, 1, self.image_size, self.image_size)
+            x = torch.cat([x, label_map], dim=1)  # (B, C + 1, S, S)
         h = self.features(x)  # (B, F)
         logit = self.head(h).squeeze(1)  # (B,)
         if self.projection is not None:

@@ -1,0 +1,94 @@
+"""Class conditioning shared by the GAN and VAE families.
+
+A model is class-conditional when it is built with `num_classes`. It then
+- needs a `label` in every batch (a clear error otherwise, never a silent unconditional run);
+- samples labels from the training label distribution when `sample(..., labels=None)`; the
+  distribution is a buffer set at fit start from `trainer.datamodule.label_distribution()` and
+  saved in the checkpoint, so a reloaded model samples the same way;
+- records the data's class names in its run config (stored in every checkpoint), so
+  `generate.py labels=[sneaker,coat]` can name classes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genstyle.errors import GenstyleError, require
+
+NO_LABELS_HELP = (
+    "Train conditional models on data with classes: data=fashion_mnist (or mnist, cifar10), or "
+    "data=image_folder with one sub-folder per class and data.num_classes set to their number."
+)
+
+
+class LabelConditioning:
+    """Mixin for `GenerativeModule` subclasses; call `init_conditioning()` in `__init__`."""
+
+    num_classes: int | None
+
+    def init_conditioning(self) -> None:
+        if self.num_classes is not None:
+            require(
+                isinstance(self.num_classes, int) and self.num_classes >= 2,
+                f"model.num_classes={self.num_classes} must be an integer >= 2 (or null for an unconditional model).",
+            )
+            # Uniform until fit start replaces it with the training label frequencies.
+            self.register_buffer("label_prior", torch.full((self.num_classes,), 1.0 / self.num_classes))
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.num_classes is not None
+
+    # --- data checks ---------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        if not self.is_conditional:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        distribution = datamodule.label_distribution() if hasattr(datamodule, "label_distribution") else None
+        if distribution is None:
+            raise GenstyleError(f"This {self.family} model is class-conditional but the training data has no labels. {NO_LABELS_HELP}")
+        classes = tuple(getattr(datamodule, "classes", ()) or ())
+        require(
+            len(distribution) == self.num_classes and (not classes or len(classes) == self.num_classes),
+            f"model.num_classes={self.num_classes} but the data has {len(classes) or len(distribution)} classes "
+            f"({', '.join(classes)}); set data.num_classes to the number of classes of the data.",
+        )
+        self.label_prior.copy_(distribution.to(self.label_prior))
+        if self.run_config is not None and classes:
+            self.run_config["class_names"] = list(classes)
+
+    def batch_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's labels for a conditional model (error if absent), None for an unconditional one."""
+        if not self.is_conditional:
+            return None
+        if "label" not in batch:
+            raise GenstyleError(f"This {self.family} model is class-conditional but the batch has no 'label'. {NO_LABELS_HELP}")
+        return batch["label"]
+
+    def check_labels(self, labels: torch.Tensor | None, n: int, who: str = "labels") -> torch.Tensor | None:
+        """Validate user-given labels `(n,)` in `[0, num_classes)`; refuse them for unconditional models."""
+        if labels is None:
+            return None
+        if not self.is_conditional:
+            raise GenstyleError(
+                f"{who} were given but this {self.family} model is not class-conditional; drop them, or train "
+                "a conditional model (model=cgan or model=cvae)."
+            )
+        labels = torch.as_tensor(labels)
+        require(
+            labels.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and tuple(labels.shape) == (n,),
+            f"{who} must be {n} integer class indices, got {labels.dtype} of shape {tuple(labels.shape)}.",
+        )
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        require(len(bad) == 0, f"{who} contain {bad[0].item() if len(bad) else ''}; classes are 0..{self.num_classes - 1}.")
+        return labels.long().to(self.device)
+
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`(n,)` labels drawn from the training label distribution (repeatable with `generator`)."""
+        labels = torch.multinomial(self.label_prior.detach().float().cpu(), n, replacement=True, generator=generator)
+        return labels.to(self.device)
+
+    def class_names(self) -> list[str]:
+        return list((self.run_config or {}).get("class_names") or [])
