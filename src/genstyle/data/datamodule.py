@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from genstyle.data.resumable import resumable
 from genstyle.data.sources import (
     ImageSet,
     load_fashion_mnist,
@@ -19,9 +20,18 @@ from genstyle.data.sources import (
     load_torchvision,
     resize_images,
 )
+from genstyle.data.unpaired import (
+    UNPAIRED_DATASETS,
+    UnpairedBatches,
+    UnpairedBatchSampler,
+    UnpairedSet,
+    fashion_class_index,
+    fashion_domains,
+    load_unpaired_folder,
+)
 from genstyle.errors import GenstyleError, require
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "image_folder")
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "image_folder", *UNPAIRED_DATASETS)
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
@@ -91,7 +101,9 @@ class EpochBatchSampler(Sampler[list[int]]):
 
 
 class ImageDataModule(pl.LightningDataModule):
-    """Fashion-MNIST, MNIST, CIFAR-10 or any image folder, with batches `{"image", "label"}`."""
+    """Fashion-MNIST, MNIST, CIFAR-10 or any image folder, with batches `{"image", "label"}`;
+    or two unpaired domains (`unpaired_folder`, `fashion_unpaired` with `domain_a`/`domain_b`),
+    with batches `{"image", "image_b"}` and `val_size`/`train_subset` counted per domain."""
 
     def __init__(
         self,
@@ -107,6 +119,8 @@ class ImageDataModule(pl.LightningDataModule):
         train_subset: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
+        domain_a: str | None = None,
+        domain_b: str | None = None,
     ) -> None:
         super().__init__()
         require(dataset in DATASETS, f"data.dataset={dataset!r} is not known; choose one of {', '.join(DATASETS)}.")
@@ -116,21 +130,41 @@ class ImageDataModule(pl.LightningDataModule):
         require(isinstance(val_size, int) and val_size >= 0, f"data.val_size={val_size} must be a non-negative integer.")
         require(num_workers >= 0, f"data.num_workers={num_workers} must be >= 0.")
         require(train_subset is None or train_subset > 0, f"data.train_subset={train_subset} must be positive or null.")
-        if dataset == "image_folder":
-            require(root is not None, "data=image_folder needs data.root=/path/to/images.")
+        if dataset in ("image_folder", "unpaired_folder"):
+            require(root is not None, f"data={dataset} needs data.root=/path/to/images.")
+        if dataset == "fashion_unpaired":
+            require(domain_a is not None and domain_b is not None, "data=fashion_unpaired needs data.domain_a and data.domain_b (Fashion-MNIST class names).")
+            fashion_class_index(domain_a, "data.domain_a")  # an unknown name fails now, before any loading
+            fashion_class_index(domain_b, "data.domain_b")
+        else:
+            require(domain_a is None and domain_b is None, f"data.domain_a/data.domain_b apply to data=fashion_unpaired only, not {dataset}.")
         self.save_hyperparameters()
         self.dataset, self.root, self.download_dir, self.download = dataset, root, download_dir, download
         self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
         self.batch_size, self.val_size, self.train_subset = batch_size, val_size, train_subset
         self.num_workers, self.seed = num_workers, seed
-        self.train_set: ImageSet | None = None
-        self.val_set: ImageSet | None = None
-        self.test_set: ImageSet | None = None
+        self.domain_a, self.domain_b = domain_a, domain_b
+        self.train_set: ImageSet | UnpairedSet | None = None
+        self.val_set: ImageSet | UnpairedSet | None = None
+        self.test_set: ImageSet | UnpairedSet | None = None
+
+    @property
+    def unpaired(self) -> bool:
+        return self.dataset in UNPAIRED_DATASETS
 
     # --- loading -------------------------------------------------------------------------------
 
-    def load_split(self, split: str) -> ImageSet:
+    def load_split(self, split: str) -> ImageSet | UnpairedSet:
         """Decode one official split (`train` or `test`) at the configured size and channels."""
+        if self.dataset == "unpaired_folder":
+            return load_unpaired_folder(self.root, split, self.channels, self.image_size)
+        if self.dataset == "fashion_unpaired":
+            require(self.channels == 1, f"data.channels={self.channels} but Fashion-MNIST has 1 channel; use data.channels=1.")
+            data = load_fashion_mnist(split, self.root, self.download_dir, self.download)
+            domains = fashion_domains(data, self.domain_a, self.domain_b, self.seed)
+            for d in (domains.a, domains.b):
+                d.images = resize_images(d.images, self.image_size)
+            return domains
         if self.dataset == "fashion_mnist":
             data = load_fashion_mnist(split, self.root, self.download_dir, self.download)
         elif self.dataset in ("mnist", "cifar10"):
@@ -160,10 +194,16 @@ class ImageDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Runs once per node before setup: finds or downloads the files, failing early if absent.
-        if self.dataset == "fashion_mnist":
+        if self.dataset in ("fashion_mnist", "fashion_unpaired"):
             load_fashion_mnist("test", self.root, self.download_dir, self.download)
 
     def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None and self.unpaired:
+            self.train_set, self.val_set = self.load_split("train").split(self.val_size, self.train_subset, self.seed)
+            require(
+                len(self.train_set) >= self.batch_size,
+                f"data.batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} images); lower it.",
+            )
         if self.train_set is None:
             full = self.load_split("train")
             require(
@@ -185,10 +225,15 @@ class ImageDataModule(pl.LightningDataModule):
 
     # --- loaders -------------------------------------------------------------------------------
 
-    def _loader(self, data: ImageSet, shuffle: bool) -> DataLoader:
-        sampler = EpochBatchSampler(len(data), self.batch_size, shuffle=shuffle, drop_last=shuffle, seed=self.seed)
+    def _loader(self, data: ImageSet | UnpairedSet, shuffle: bool) -> DataLoader:
+        if isinstance(data, UnpairedSet):
+            sampler = UnpairedBatchSampler(len(data.a), len(data.b), self.batch_size, shuffle, drop_last=shuffle, seed=self.seed)
+            dataset = UnpairedBatches(data)
+        else:
+            sampler = EpochBatchSampler(len(data), self.batch_size, shuffle=shuffle, drop_last=shuffle, seed=self.seed)
+            dataset = InMemoryBatches(data)
         return DataLoader(
-            InMemoryBatches(data),
+            dataset,
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,
@@ -196,7 +241,12 @@ class ImageDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        # resumable mid-epoch: checkpoints record how many batches of the epoch were trained on
+        return resumable(self._loader(self.train_set, shuffle=True), self._train_batches_done)
+
+    def _train_batches_done(self) -> int:
+        trainer = self.trainer  # set by Lightning while it runs
+        return trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer is not None else 0
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
