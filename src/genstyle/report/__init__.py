@@ -1,0 +1,1 @@
+"""Offline comparison of finished runs: `python compare.py <sweep dir | run dirs>` -> report.html + PNG plots."""
