@@ -1,0 +1,260 @@
+"""`python evaluate.py ckpt_path=...` or `python evaluate.py generated=folder reference=fashion_mnist:test`.
+
+The same computation as the training-time evaluation callback (`genstyle.metrics.suite`), on a
+checkpoint's samples or on any folder of images; prints a table and writes `eval.json` with the
+numbers and their protocol (extractor and weights hash, num_real, num_fake, reference).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from genstyle.callbacks.evaluation import generate, metric_settings
+from genstyle.callbacks.metrics_recorder import write_json_atomic
+from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.data.sources import decode_image, list_images
+from genstyle.errors import GenstyleError, require
+from genstyle.metrics.backends import build_backend
+from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
+from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
+from genstyle.metrics.suite import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate_features
+
+DATASET_SHAPES = {"fashion_mnist": (1, 28), "mnist": (1, 28), "cifar10": (3, 32)}  # (channels, size)
+SPLITS = ("train", "test")
+
+
+@dataclass
+class Reference:
+    """Where the real images come from: a data set split, or a folder."""
+
+    kind: str  # "dataset" | "folder"
+    name: str  # data set name or folder path
+    split: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.split}" if self.kind == "dataset" else self.name
+
+
+def parse_reference(spec: str) -> Reference:
+    if ":" in spec and not Path(spec).expanduser().is_dir():
+        name, split = spec.split(":", 1)
+        require(
+            name in DATASET_SHAPES and split in SPLITS,
+            f"reference={spec!r}: expected <dataset>:<split> with dataset one of {', '.join(DATASET_SHAPES)} and split "
+            f"train or test (e.g. fashion_mnist:test), or a folder of images.",
+        )
+        return Reference("dataset", name, split)
+    path = Path(spec).expanduser()
+    require(path.is_dir(), f"reference={spec!r} is neither <dataset>:<split> (e.g. fashion_mnist:test) nor an existing folder.")
+    return Reference("folder", str(path.resolve()))
+
+
+def folder_shape(folder: Path) -> tuple[int, int]:
+    """(channels, size) of a folder's first image: grayscale files give 1 channel."""
+    from PIL import Image
+
+    paths = list_images(folder)
+    require(paths, f"{folder} holds no images (png/jpg/jpeg/...); nothing to evaluate.")
+    with Image.open(paths[0]) as img:
+        channels = 1 if img.mode in ("L", "1", "I;16", "I") else 3
+        width, height = img.size
+    require(width == height, f"{paths[0]} is {width}x{height}; evaluation needs square images.")
+    return channels, width
+
+
+def load_folder(folder: Path, channels: int, size: int, resize: bool, what: str) -> tuple[torch.Tensor, list[str]]:
+    """uint8 `(N, C, size, size)` of every image under `folder`; a size mismatch is an error
+    unless `resize` (then it is reported). Colour converted to grayscale is reported too."""
+    from PIL import Image
+
+    paths = list_images(folder)
+    require(paths, f"{what}={folder} holds no images (looked recursively for png/jpg/jpeg/...); nothing to evaluate.")
+    sizes, modes = Counter(), Counter()
+    for p in paths:
+        try:
+            with Image.open(p) as img:
+                sizes[img.size] += 1
+                modes[img.mode] += 1
+        except OSError as err:
+            raise GenstyleError(f"Cannot read image {p} ({err}). Remove or replace the file.") from None
+    notes = []
+    off = {s: n for s, n in sizes.items() if s != (size, size)}
+    if off:
+        listing = ", ".join(f"{n} of {w}x{h}" for (w, h), n in sorted(off.items(), key=lambda kv: -kv[1]))
+        mixed = "mixed sizes: " if len(sizes) > 1 else ""
+        if not resize:
+            raise GenstyleError(
+                f"{what}={folder}: {mixed}{listing}, but the metrics compare {size}x{size} images. Resize them yourself, "
+                f"or pass resize=true to have them resized (bicubic) to {size}x{size}."
+            )
+        notes.append(f"{what}: resized {sum(off.values())} images ({listing}) to {size}x{size} (resize=true).")
+    colour = sum(n for m, n in modes.items() if m not in ("L", "1", "I", "I;16"))
+    if channels == 1 and colour:
+        notes.append(f"{what}: converted {colour} colour images to grayscale (PIL luma) for a 1-channel extractor.")
+    images = torch.stack([decode_image(p, channels, size) for p in paths])
+    return images, notes
+
+
+def dataset_images(name: str, split: str, data_root: str | None, download_dir: str, size: int, channels: int) -> torch.Tensor:
+    from genstyle.data.datamodule import ImageDataModule
+
+    dm = ImageDataModule(dataset=name, root=data_root, download_dir=download_dir, download=False, image_size=size,
+                         channels=channels, num_classes=10, val_size=0)
+    return dm.load_split(split).images
+
+
+def check_min_samples(n: int, cfg: DictConfig, what: str) -> None:
+    needed = int(cfg.metrics.min_samples)
+    require(
+        n >= needed,
+        f"{what} has {n} images, fewer than metrics.min_samples={needed} needed for a stable FID/KID estimate. Provide "
+        f"more images, or pass metrics.min_samples={n} to accept a noisier number (it is recorded in eval.json).",
+    )
+
+
+def build_reference(cfg: DictConfig, backend, ref: Reference, channels: int, size: int) -> ReferenceStats:
+    m = cfg.metrics
+    if ref.kind == "dataset":
+        loader = lambda: dataset_images(ref.name, ref.split, cfg.data_root, cfg.paths.data_dir, size, channels)  # noqa: E731
+        return load_or_compute_reference(
+            backend, loader, dataset=ref.name, split=ref.split, image_size=size, channels=channels,
+            num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=m.cache_dir,
+        )
+    images, notes = load_folder(Path(ref.name), channels, size, bool(cfg.resize), "reference")
+    ref.notes.extend(notes)
+    check_min_samples(len(images), cfg, f"reference={ref.name}")
+    # A folder can change between runs, so its features are not cached.
+    return load_or_compute_reference(
+        backend, lambda: images, dataset=f"folder:{ref.name}", split="all", image_size=size, channels=channels,
+        num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=None,
+    )
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    require(
+        (cfg.ckpt_path is None) != (cfg.generated is None),
+        "Give exactly one of ckpt_path=<.ckpt file> or generated=<folder of images> (with reference=...).",
+    )
+    m = OmegaConf.to_container(cfg.metrics, resolve=True)
+    start = time.perf_counter()
+    latent: dict[str, float] = {}
+    notes: list[str] = []
+    if cfg.ckpt_path is not None:
+        from genstyle.checkpoint import load_model
+        from genstyle.models.base import GenerativeModule
+
+        model, _ = load_model(cfg.ckpt_path, cfg.device)
+        require(isinstance(model, GenerativeModule), f"ckpt_path={cfg.ckpt_path} does not hold a generative model.")
+        data_cfg = dict((model.run_config or {}).get("data") or {})
+        channels, size, _ = model.image_shape
+        ref = parse_reference(cfg.reference or f"{data_cfg.get('dataset', 'fashion_mnist')}:test")
+        check_min_samples(int(cfg.num_samples), cfg, f"num_samples={cfg.num_samples}")
+        backend = build_backend(m["extractor"], channels, size, m["inception_weights"], m["classifier_weights"], cfg.device)
+        reference = build_reference(cfg, backend, ref, channels, size)
+        label_distribution = None
+        if model.is_conditional:
+            data_root = cfg.data_root or data_cfg.get("root")
+            label_distribution = training_label_distribution(data_cfg, data_root, cfg.paths.data_dir)
+        images = generate(model, int(cfg.num_samples), int(cfg.seed), int(cfg.batch_size), label_distribution)
+        if getattr(model, "family", None) == "vae":
+            latent = vae_latent_for_reference(cfg, model, ref, channels, size)
+        out_path = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "eval.json"
+        source = {"ckpt_path": str(Path(cfg.ckpt_path).expanduser().resolve()), "seed": int(cfg.seed), "family": model.family}
+    else:
+        folder = Path(cfg.generated).expanduser().resolve()
+        require(folder.is_dir(), f"generated={cfg.generated} is not a folder of images.")
+        require(cfg.reference, "generated=... needs reference=<dataset>:<split> (e.g. fashion_mnist:test) or reference=<folder>.")
+        ref = parse_reference(cfg.reference)
+        channels, size = DATASET_SHAPES[ref.name] if ref.kind == "dataset" else folder_shape(Path(ref.name))
+        backend = build_backend(m["extractor"], channels, size, m["inception_weights"], m["classifier_weights"], cfg.device)
+        images, notes = load_folder(folder, channels, size, bool(cfg.resize), "generated")
+        check_min_samples(len(images), cfg, f"generated={folder}")
+        reference = build_reference(cfg, backend, ref, channels, size)
+        out_path = Path(cfg.out) if cfg.out else folder.parent / f"{folder.name}_eval.json"
+        source = {"generated": str(folder)}
+    result = evaluate_features(
+        backend(images), reference, metric_settings(m), mode_min_share=float(m["mode_min_share"]), min_samples=int(m["min_samples"])
+    )
+    metrics = dict(result.metrics)
+    if latent:
+        metrics.update({"kl": latent["kl"], "active_units": latent["active_units"]})
+        warning = collapse_warning(latent, float(m["collapse_min_active_fraction"]))
+        if warning:
+            notes.append(warning)
+    notes = [*notes, *ref.notes, *result.notes]
+    payload = {
+        "metrics": metrics,
+        "protocol": {**result.protocol, "reference": ref.label, **source},
+        "class_counts": [int(c) for c in result.class_counts],
+        "reference_class_counts": [int(c) for c in reference.class_counts],
+        "notes": notes,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_path, json.loads(json.dumps(payload)))
+    print_table(payload)
+    print(f"\nWrote {out_path}")
+    return payload
+
+
+def training_label_distribution(data_cfg: dict, data_root: str | None, download_dir: str) -> torch.Tensor:
+    """Class frequencies of the training split of the checkpoint's data, for conditional sampling."""
+    from genstyle.data.datamodule import ImageDataModule
+
+    keys = ("dataset", "image_size", "channels", "num_classes", "val_size", "train_subset", "seed")
+    dm = ImageDataModule(**{k: data_cfg[k] for k in keys if k in data_cfg}, root=data_root, download_dir=download_dir,
+                         download=False, batch_size=1)
+    dm.setup("fit")
+    dist = dm.label_distribution()
+    require(dist is not None, "This model is class-conditional but its training data has no labels.")
+    return dist
+
+
+def vae_latent_for_reference(cfg: DictConfig, model, ref: Reference, channels: int, size: int) -> dict[str, float]:
+    if ref.kind == "dataset":
+        images = dataset_images(ref.name, ref.split, cfg.data_root, cfg.paths.data_dir, size, channels)
+    else:
+        images, _ = load_folder(Path(ref.name), channels, size, bool(cfg.resize), "reference")
+    images = images[: int(cfg.latent_samples)]
+    labels = None
+    if model.is_conditional:
+        from genstyle.data.sources import load_fashion_mnist
+
+        require(ref.name == "fashion_mnist", "Active units of a conditional VAE need labels: use reference=fashion_mnist:<split>.")
+        labels = load_fashion_mnist(ref.split, cfg.data_root, cfg.paths.data_dir, False).labels[: len(images)]
+    return vae_latent_metrics(model, images, labels)
+
+
+def print_table(payload: dict) -> None:
+    p = payload["protocol"]
+    print(f"\nEvaluation: {p['num_fake']} generated vs {p['num_real']} real images ({p['reference']}), "
+          f"extractor {p['extractor']} [{p['weights_sha256'][:12]}]")
+    print(f"{'metric':<16}{'value':>14}  better")
+    print("-" * 38)
+    for key, value in payload["metrics"].items():
+        better = "lower" if key in LOWER_IS_BETTER or key == "kl" else "higher" if key in HIGHER_IS_BETTER else ""
+        shown = f"{value:.6g}" if math.isfinite(value) else str(value)
+        print(f"{key:<16}{shown:>14}  {better}")
+    for note in payload["notes"]:
+        print(f"note: {note}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

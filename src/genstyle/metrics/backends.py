@@ -1,0 +1,175 @@
+"""Which network turns images into features: the shipped Fashion-MNIST classifier for 28x28
+grayscale data, torch-fidelity's Inception-V3 for RGB or larger images (or whenever the user
+gives Inception weights). Chosen and checked once, at start-up, so a missing weights file fails
+before any training.
+
+A backend maps images (uint8 `[0, 255]` or float `[-1, 1]`, `(N, C, H, W)`) to
+`{'features': (N, D), 'logits': (N, K)}` on the CPU. Its `name` and `weights_sha256` key caches
+and are written next to every number computed with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from genstyle.data.datamodule import to_uint8
+from genstyle.errors import GenstyleError, require
+
+CLASSIFIER = "fmnist-classifier"
+INCEPTION = "inception-v3-compat"
+CHOICES = ("auto", CLASSIFIER, INCEPTION)
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+
+
+class FeatureBackend(Protocol):
+    name: str
+    weights_sha256: str
+    feature_dim: int
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ClassifierBackend:
+    """The Fashion-MNIST classifier (`genstyle.metrics.classifier`); `weights=None` is the shipped file."""
+
+    name = CLASSIFIER
+
+    def __init__(self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None) -> None:
+        from genstyle.metrics.classifier import load_classifier, weights_sha256
+
+        self.model = load_classifier(weights) if model is None else model
+        self.weights_sha256 = weights_sha256(weights) if model is None else _module_sha256(model)
+        self.feature_dim = int(self.model.feature_dim)
+        self.batch_size = batch_size
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        from genstyle.metrics.features import extract_features
+
+        return extract_features(images, batch_size=self.batch_size, model=self.model)
+
+
+def _module_sha256(model: torch.nn.Module) -> str:
+    """Hash of in-memory weights, for a classifier passed directly (tests, experiments)."""
+    digest = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def default_inception_path() -> Path:
+    """Where torch-fidelity itself would look for the weights (torch hub's checkpoint folder)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+class InceptionBackend:
+    """torch-fidelity's TF-compatible Inception-V3: 2048 pool features and 1008 unbiased logits."""
+
+    name = INCEPTION
+    feature_dim = 2048
+
+    def __init__(self, weights: str | Path | None, batch_size: int = 64, device: str = "cpu") -> None:
+        path = Path(weights).expanduser() if weights else default_inception_path()
+        check_inception_weights(path, given=weights is not None)
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        # The file already loaded with weights_only=True in the check, so torch-fidelity's own
+        # (unrestricted) load of the same bytes cannot run code.
+        self.model = FeatureExtractorInceptionV3(
+            INCEPTION, ["2048", "logits_unbiased"], feature_extractor_weights_path=str(path), verbose=False
+        ).to(device)
+        self.weights_sha256 = file_sha256(path)
+        self.batch_size, self.device = batch_size, device
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats, logits = [], []
+        for chunk in images.split(self.batch_size):
+            x = chunk if chunk.dtype == torch.uint8 else to_uint8(chunk)
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)  # grayscale as RGB, as PIL's convert("RGB") does
+            f, lg = self.model(x.to(self.device))
+            feats.append(f.double().cpu())
+            logits.append(lg.double().cpu())
+        if not feats:
+            return {"features": torch.empty(0, 2048, dtype=torch.float64), "logits": torch.empty(0, 1008, dtype=torch.float64)}
+        return {"features": torch.cat(feats), "logits": torch.cat(logits)}
+
+
+def check_inception_weights(path: Path, given: bool) -> None:
+    """Fail now, with where to put the file, unless `path` holds loadable Inception weights."""
+    if not path.is_file():
+        where = f"metrics.inception_weights={path} does not exist" if given else f"Inception-V3 weights are not at {path}"
+        raise GenstyleError(
+            f"{where}. RGB or larger images are evaluated with torch-fidelity's Inception-V3, which cannot be "
+            f"downloaded here. Download {INCEPTION_URL} on a machine with internet access and either put it at "
+            f"{default_inception_path()} or pass metrics.inception_weights=/path/to/{INCEPTION_FILE}. "
+            "(Or turn evaluation off: callbacks.evaluation=null.)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        raise GenstyleError(
+            f"metrics.inception_weights={path} is not a plain PyTorch state dict ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}). Use {INCEPTION_FILE} from {INCEPTION_URL}."
+        ) from None
+    require(
+        isinstance(state, dict) and "Mixed_7c.branch_pool.conv.weight" in state,
+        f"metrics.inception_weights={path} is a PyTorch file but not torch-fidelity's Inception-V3 weights; "
+        f"use {INCEPTION_FILE} from {INCEPTION_URL}.",
+    )
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str
+    reason: str
+
+
+def choose_backend(extractor: str, channels: int, image_size: int, inception_weights: str | None) -> BackendChoice:
+    """Resolve `metrics.extractor` for data of `channels` x `image_size`; raise when impossible."""
+    require(extractor in CHOICES, f"metrics.extractor={extractor!r} is not known; choose one of {', '.join(CHOICES)}.")
+    fits_classifier = channels == 1 and image_size == 28
+    if extractor == CLASSIFIER:
+        require(
+            fits_classifier,
+            f"metrics.extractor={CLASSIFIER} works on 28x28 grayscale images; these are {channels}x{image_size}x{image_size}. "
+            f"Use metrics.extractor={INCEPTION} (with metrics.inception_weights=...) or auto.",
+        )
+        return BackendChoice(CLASSIFIER, "requested")
+    if extractor == INCEPTION:
+        return BackendChoice(INCEPTION, "requested")
+    if inception_weights:
+        return BackendChoice(INCEPTION, "metrics.inception_weights is set")
+    if fits_classifier:
+        return BackendChoice(CLASSIFIER, "28x28 grayscale data")
+    return BackendChoice(INCEPTION, f"{channels}-channel {image_size}x{image_size} data does not fit the Fashion-MNIST classifier")
+
+
+def build_backend(
+    extractor: str = "auto",
+    channels: int = 1,
+    image_size: int = 28,
+    inception_weights: str | None = None,
+    classifier_weights: str | None = None,
+    device: str = "cpu",
+) -> FeatureBackend:
+    choice = choose_backend(extractor, channels, image_size, inception_weights)
+    if choice.name == CLASSIFIER:
+        return ClassifierBackend(classifier_weights)
+    return InceptionBackend(inception_weights, device=device)
