@@ -6,14 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)-$(shell echo $(CURDIR) | sha1sum | cut -c1-10)
 DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data train test lint bench clean
+.PHONY: install data browser train test lint bench clean
 
 install: $(STAMP) data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,sweep]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -31,7 +31,14 @@ data:
 train: install
 	$(PY) train.py $(ARGS)
 
-test: install
+# Headless Chromium for the report rendering test (tests/test_compare.py skips it when absent).
+browser:
+	@if command -v chromium >/dev/null; then echo "chromium: found"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium: not installed and not root; the browser test will be skipped (apt-get install chromium)"; fi
+
+test: install browser
 	$(PY) -m pytest $(ARGS)
 
 lint: install

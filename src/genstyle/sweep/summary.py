@@ -1,6 +1,7 @@
 """`sweep.json`: one summary of a finished `-m` sweep, and the sweep's exit status.
 
-Registered in conf/hydra/default.yaml as a Hydra callback. At the end of the sweep it reads every
+Registered in conf/hydra/default.yaml as a Hydra callback. It creates the sweep directory up
+front (the Optuna sweeper keeps its SQLite storage there). At the end of the sweep it reads every
 job directory (the markers written by `genstyle.sweep.job`, `.hydra/overrides.yaml` and
 `metrics.json`) and writes `<sweep dir>/sweep.json`. When any job failed, the command exits with
 status 1 after the summary is written, so scripts and CI notice; the other jobs ran to the end.
@@ -72,6 +73,10 @@ def summarize_sweep(sweep_dir: Path) -> dict[str, Any]:
 
 
 class SweepSummary(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # The Optuna sweeper opens its SQLite storage in the sweep directory before any job runs.
+        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
