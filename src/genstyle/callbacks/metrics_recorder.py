@@ -59,7 +59,16 @@ class MetricsRecorder(pl.Callback):
         self._record(trainer)
 
     def state_dict(self) -> dict:
-        return {"final": dict(self.final)}
+        rows = sum(1 for _ in self.history_path.open()) if self.history_path.is_file() else 0
+        return {"final": dict(self.final), "history_rows": rows}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.final = dict(state_dict.get("final", {}))
+        # A resumed run drops the rows the killed run wrote after this checkpoint: it writes them again.
+        rows = state_dict.get("history_rows")
+        if rows is not None and self.history_path.is_file():
+            lines = self.history_path.read_text().splitlines(keepends=True)
+            if len(lines) > rows:
+                tmp = self.history_path.with_name(f".{self.history_path.name}.tmp")
+                tmp.write_text("".join(lines[:rows]))
+                os.replace(tmp, self.history_path)

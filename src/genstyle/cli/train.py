@@ -16,7 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
+from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError
+from genstyle.faults import explain_failure
 from genstyle.sweep.job import is_multirun, run_sweep_job
 
 log = logging.getLogger("genstyle.train")
@@ -70,13 +72,17 @@ def finish_wandb() -> None:
         import wandb
 
         if wandb.run is not None:
-            wandb.finish()
+            try:
+                wandb.finish()
+            except Exception as err:  # a W&B problem never turns a finished run into a failed one
+                log.warning("W&B could not close its run (%s: %s); the run's results are complete on disk.", type(err).__name__, err)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     started = False
     try:
+        check_config(cfg)  # already done before the run dir existed (Hydra callback); sweeps and tests land here
         ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
         datamodule, model, trainer = build(cfg)
         datamodule.prepare_data()  # finds (or downloads) the data now: a missing file fails before training
@@ -87,9 +93,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
             metrics.update(scalar_metrics(trainer.callback_metrics))
-    except BaseException:
+    except BaseException as exc:
         if not started and is_single_run():
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
+        explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
+        if explained is not None:
+            raise explained from exc
         raise
     finally:
         finish_wandb()

@@ -1,0 +1,70 @@
+"""Stops training with a clear message when a training loss becomes NaN or infinite.
+
+Lightning keeps training on a NaN loss, and the checkpoint written next would hold NaN weights
+and replace the last good `last.ckpt`. This callback checks every loss the model logged for the
+batch (`train/*loss*`, and the loss returned by `training_step`) and raises before
+`ModelCheckpoint` runs (Lightning always calls ModelCheckpoint last), so the newest checkpoint
+on disk is always the last good one. It works for every family: it reads only logged metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from genstyle.errors import GenstyleError
+
+
+def non_finite_losses(trainer: pl.Trainer, outputs: Any) -> dict[str, float]:
+    """Loss values of the batch that just ran which are NaN or +-inf."""
+    found: dict[str, float] = {}
+    candidates = dict(trainer.callback_metrics)
+    if isinstance(outputs, dict) and "loss" in outputs:
+        candidates["training_step loss"] = outputs["loss"]
+    elif isinstance(outputs, torch.Tensor):
+        candidates["training_step loss"] = outputs
+    for key, value in candidates.items():
+        if not (key.startswith("train/") or key == "training_step loss") or "loss" not in key:
+            continue
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                continue
+            value = value.detach().float().item()
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            found[key] = float(value)
+    return found
+
+
+class NonFiniteLossGuard(pl.Callback):
+    def __init__(self, check_every_n_steps: int = 1) -> None:
+        if check_every_n_steps < 1:
+            raise GenstyleError(f"callbacks.non_finite_loss_guard.check_every_n_steps={check_every_n_steps} must be >= 1.")
+        self.check_every_n_steps = check_every_n_steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if batch_idx % self.check_every_n_steps:
+            return
+        bad = non_finite_losses(trainer, outputs)
+        if not bad:
+            return
+        values = ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
+        last = last_checkpoint(trainer)
+        raise GenstyleError(
+            f"Training diverged at epoch {trainer.current_epoch}, batch {batch_idx} (global step {trainer.global_step}): "
+            f"{values}. No checkpoint was written after this batch; "
+            + (f"the last good checkpoint is {last}. " if last else "no checkpoint had been written yet. ")
+            + "Lower the learning rate (model.*optimizer.lr), add gradient clipping (trainer.gradient_clip_val=1.0, "
+            "automatic-optimisation models only) or use precision=32-true, then resume with ckpt_path=last or start again."
+        )
+
+
+def last_checkpoint(trainer: pl.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    if callback is None or not callback.dirpath:
+        return None
+    path = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+    return str(path) if path.is_file() else (callback.last_model_path or None)

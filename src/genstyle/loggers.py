@@ -1,0 +1,140 @@
+"""Loggers that survive what a long run meets: a resume and a failing W&B.
+
+`ResumableCSVLogger` keeps the rows a resumed run already logged (Lightning's CSV logger
+deletes `metrics.csv` when a new logger opens an existing folder). `ResilientWandbLogger`
+resumes the same W&B run (its id is kept in the run directory) and never lets a W&B error stop
+training: on the first failure it says so loudly and logs to a local CSV file from then on.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.utilities import rank_zero_only
+
+log = logging.getLogger("genstyle.loggers")
+RUN_ID_FILE = "wandb_run_id"
+
+
+class AppendingExperimentWriter(ExperimentWriter):
+    """Continues an existing `metrics.csv` (header included) instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if path.is_file() and path.stat().st_size:
+            with path.open(newline="") as fh:
+                self.metrics_keys = sorted(csv.DictReader(fh).fieldnames or [])
+
+
+class ResumableCSVLogger(CSVLogger):
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            os.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = AppendingExperimentWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+def run_id_for(save_dir: str | os.PathLike) -> str:
+    """The W&B run id of this run directory: read back on resume, created (and stored) otherwise."""
+    path = Path(save_dir) / RUN_ID_FILE
+    if path.is_file():
+        run_id = path.read_text().strip()
+        if run_id:
+            return run_id
+    import wandb.util
+
+    run_id = wandb.util.generate_id()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
+class ResilientWandbLogger(WandbLogger):
+    """A WandbLogger whose failures (no network, bad API key, full disk, W&B bugs) are reported
+    once and then routed to `<save_dir>/wandb_fallback/metrics.csv`; training goes on.
+
+    `id: null` uses the id stored in the run directory, so `ckpt_path=last` continues the same
+    W&B run (`resume="allow"`) instead of starting a new one."""
+
+    def __init__(self, *args: Any, id: str | None = None, resume: str | None = "allow", **kwargs: Any) -> None:
+        save_dir = kwargs.get("save_dir") or "."
+        self.failure: str | None = None
+        self._fallback: ResumableCSVLogger | None = None
+        self._fallback_dir = save_dir
+        self._hparams: dict[str, Any] = {}
+        try:
+            run_id = id or run_id_for(save_dir)
+        except OSError as err:  # an unwritable run dir fails later, with its own message
+            run_id = id
+            log.warning("Could not store the W&B run id in %s (%s); a resumed run will start a new W&B run.", save_dir, err)
+        super().__init__(*args, id=run_id, resume=resume, **kwargs)
+
+    # --- failure handling ----------------------------------------------------------------------
+
+    def _fail(self, action: str, err: BaseException) -> None:
+        self.failure = f"{type(err).__name__}: {err}".splitlines()[0]
+        self._fallback = ResumableCSVLogger(self._fallback_dir, name="wandb_fallback", version="")
+        if self._hparams:
+            self._fallback.log_hyperparams(self._hparams)
+        message = (
+            f"W&B failed while {action} ({self.failure}). Training continues; from now on metrics are logged to "
+            f"{self._fallback.experiment.metrics_file_path} (and metrics.json / metrics_history.jsonl in the run "
+            "directory as always). To use W&B again, fix the cause (`wandb login`, network, or logger.wandb.offline=true) "
+            "and resume with ckpt_path=last."
+        )
+        log.warning(message)
+        import sys
+
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    def _guard(self, action: str, call: Any, fallback: Any = None) -> None:
+        if self.failure is None:
+            try:
+                call()
+                return
+            except Exception as err:  # any W&B error: this logger must never end the run
+                self._fail(action, err)
+        if fallback is not None:
+            fallback(self._fallback)
+
+    # --- the Logger interface, each call guarded ------------------------------------------------
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        if isinstance(params, dict):
+            self._hparams.update(params)
+        self._guard("logging the config", lambda: super(ResilientWandbLogger, self).log_hyperparams(params),
+                    lambda fb: fb.log_hyperparams(params))
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Any, step: int | None = None) -> None:
+        self._guard("logging metrics", lambda: super(ResilientWandbLogger, self).log_metrics(metrics, step),
+                    lambda fb: (fb.log_metrics(metrics, step), fb.save()))
+
+    @rank_zero_only
+    def log_image(self, key: str, images: list[Any], step: int | None = None, **kwargs: Any) -> None:
+        # images are saved under samples/ anyway; only W&B's copy is lost
+        self._guard(f"logging image {key}", lambda: super(ResilientWandbLogger, self).log_image(key, images, step, **kwargs))
+
+    @rank_zero_only
+    def log_table(self, *args: Any, **kwargs: Any) -> None:
+        self._guard("logging a table", lambda: super(ResilientWandbLogger, self).log_table(*args, **kwargs))
+
+    @rank_zero_only
+    def log_text(self, *args: Any, **kwargs: Any) -> None:
+        self._guard("logging text", lambda: super(ResilientWandbLogger, self).log_text(*args, **kwargs))
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        self._guard("recording a checkpoint", lambda: super(ResilientWandbLogger, self).after_save_checkpoint(checkpoint_callback))
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self._guard("closing the run", lambda: super(ResilientWandbLogger, self).finalize(status),
+                    lambda fb: fb.finalize(status))

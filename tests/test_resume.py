@@ -1,0 +1,80 @@
+"""Exact resume: a run SIGKILLed in the middle of an epoch and resumed with ckpt_path=last ends
+with the same weights, optimiser state and logged metrics, bit for bit, as the run never
+interrupted (CPU, trainer.deterministic=true)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, run_cli
+from genstyle.checkpoint import read_checkpoint
+
+BATCHES_PER_EPOCH = 8  # 128 images / batch 16
+
+
+def tiny_run(fmnist_root: Path, run_dir: Path, model: str, *extra: str) -> list[str]:
+    return [
+        f"model={model}", f"data.root={fmnist_root}", "data.train_subset=128", "data.val_size=64",
+        "data.batch_size=16", "data.download=false", "trainer.max_epochs=2", "trainer.limit_val_batches=1",
+        "trainer.num_sanity_val_steps=0", "trainer.accelerator=cpu", "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false", "trainer.deterministic=true", "test=false", "logger=csv",
+        "~callbacks.rich_progress_bar", "~callbacks.evaluation", "callbacks.sample_grid.num_samples=16",
+        "callbacks.mid_epoch_checkpoint.every_n_train_steps=1", f"hydra.run.dir={run_dir}", *extra,
+    ]
+
+
+def same_tensors(a: dict, b: dict) -> list[str]:
+    """Keys whose tensors differ (nested dicts and lists of optimiser states included)."""
+    out = []
+    for key in a:
+        x, y = a[key], b.get(key)
+        if isinstance(x, torch.Tensor):
+            if not (isinstance(y, torch.Tensor) and x.dtype == y.dtype and torch.equal(x, y)):
+                out.append(str(key))
+        elif isinstance(x, dict) and isinstance(y, dict):
+            out += [f"{key}.{k}" for k in same_tensors(x, y)]
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            out += [f"{key}[{k}]" for k in same_tensors(dict(enumerate(x)), dict(enumerate(y)))]
+        elif x != y:
+            out.append(str(key))
+    return out
+
+
+# GANs step each optimiser: one D+G batch advances the global step by 2.
+@pytest.mark.parametrize(("model", "steps_per_batch"), [("vae", 1), ("dcgan", 2)])
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, fmnist_root, model, steps_per_batch):
+    kill_step = (BATCHES_PER_EPOCH + 3) * steps_per_batch  # epoch 1, before its 4th batch
+    env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    killer = ["+callbacks.kill._target_=tests.helpers.kill.KillAtStep", f"+callbacks.kill.global_step={kill_step}"]
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, full, model), env=env),
+                pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, killed, model, *killer), env=env)]
+        done, dead = (job.result() for job in jobs)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert dead.returncode == -signal.SIGKILL, dead.stderr[-3000:]
+
+    # The kill left a complete mid-epoch checkpoint of the batch before it, and no temp files.
+    state = read_checkpoint(killed / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == kill_step and state["epoch"] == 1
+    assert not [p for p in (killed / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    rows_before = len((killed / "csv" / "metrics.csv").read_text().splitlines())
+
+    resumed = run_cli("train.py", *tiny_run(fmnist_root, killed, model), "ckpt_path=last", env=env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "not resumable" not in resumed.stderr  # Lightning's warning for loaders that restart the epoch
+
+    a, b = (torch.load(run / "checkpoints" / "last.ckpt", weights_only=True) for run in (full, killed))
+    assert a["global_step"] == b["global_step"] == 2 * BATCHES_PER_EPOCH * steps_per_batch
+    assert same_tensors(a["state_dict"], b["state_dict"]) == []
+    assert same_tensors({"opt": a["optimizer_states"]}, {"opt": b["optimizer_states"]}) == []
+    for logged in ("metrics.json", "metrics_history.jsonl", "csv/metrics.csv"):
+        assert (full / logged).read_text() == (killed / logged).read_text(), logged
+    assert len((killed / "csv" / "metrics.csv").read_text().splitlines()) > rows_before
+    assert os.listdir(full / "samples") == os.listdir(killed / "samples")
