@@ -1,0 +1,96 @@
+"""Interpretability views: interpolation, traversal and the style x content grid, and which
+models the callback draws them for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from genstyle import interpret
+from genstyle.callbacks.interpretability import InterpretabilityViews, same_class_pairs
+from tests.models.helpers import build_model
+
+
+def images(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_interpolation_runs_between_the_two_images(make_cfg):
+    model = build_model(make_cfg, "vae")
+    a, b = images(2, 0), images(2, 1)
+    grid = interpret.interpolation(model, a, b, steps=5).view(2, 7, 1, 28, 28)
+    assert torch.equal(grid[:, 0], a) and torch.equal(grid[:, -1], b)  # real images framing each row
+    with torch.no_grad():
+        za, _ = model.encode(a)
+        zb, _ = model.encode(b)
+        assert torch.allclose(grid[:, 1], model.decode_mean(za), atol=1e-6)  # t = 0
+        assert torch.allclose(grid[:, 5], model.decode_mean(zb), atol=1e-6)  # t = 1
+
+
+def test_traversal_varies_one_dimension_per_row(make_cfg):
+    model = build_model(make_cfg, "vae")
+    x = images(1)
+    values = torch.tensor([-3.0, 0.0, 3.0])
+    grid = interpret.traversal(model, x, [4, 7], values=values).view(2, 3, 1, 28, 28)
+    with torch.no_grad():
+        z, _ = model.encode(x)
+        z[0, 7] = 3.0
+        assert torch.allclose(grid[1, 2], model.decode_mean(z)[0], atol=1e-6)
+    assert not torch.allclose(grid[0, 0], grid[0, 2])
+
+
+def test_top_kl_dims_are_the_most_informative():
+    kl = torch.tensor([0.1, 2.0, 0.0, 5.0, 1.0])
+    assert interpret.top_kl_dims(kl, 3) == [3, 1, 4]
+    assert interpret.top_kl_dims(kl, 10) == [3, 1, 4, 0, 2]
+
+
+@pytest.mark.parametrize("name", ["cgan", "cvae"])
+def test_style_content_grid_rows_share_style_columns_share_class(make_cfg, name):
+    model = build_model(make_cfg, name)
+    styles = torch.randn(3, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    grid = interpret.style_content_grid(model, styles).view(3, 10, 1, 28, 28)
+    with torch.no_grad():
+        expected = model.decode_latent(styles[2:3].expand(10, -1), torch.arange(10))
+    assert torch.allclose(grid[2], expected, atol=1e-5)
+    assert not torch.allclose(grid[0, 0], grid[0, 1])  # same style, another class
+
+
+def test_style_content_grid_needs_a_conditional_model(make_cfg):
+    with pytest.raises(Exception, match="class-conditional"):
+        interpret.style_content_grid(build_model(make_cfg, "dcgan"), torch.randn(2, 100))
+
+
+def test_same_class_pairs():
+    labels = torch.tensor([0, 1, 0, 2, 1, 0, 3])
+    starts, ends = same_class_pairs(labels, 5)
+    assert starts == [0, 1] and ends == [2, 4]
+    assert all(labels[a] == labels[b] for a, b in zip(starts, ends))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("vae", {"interpolation", "traversal"}),
+        ("cvae", {"interpolation", "traversal", "style_content"}),
+        ("cgan", {"style_content"}),
+        ("dcgan", set()),
+    ],
+)
+def test_callback_draws_the_views_that_apply(make_cfg, tmp_path, name, expected):
+    model = build_model(make_cfg, name)
+    batch = {"image": images(16), "label": torch.arange(16) % 5}
+    views = InterpretabilityViews(str(tmp_path / "views"), num_pairs=3, steps=4, num_dims=5, num_styles=4).render(model, batch)
+    assert set(views) == expected
+    for path, _ in views.values():
+        assert Image.open(path).size[0] > 28
+    if expected:
+        facts = json.loads((tmp_path / "views" / "views.json").read_text())
+        if "traversal" in expected:
+            assert len(facts["traversal"]["dims"]) == 5
+            assert facts["traversal"]["kl_nats"] == sorted(facts["traversal"]["kl_nats"], reverse=True)
+    else:
+        assert not (tmp_path / "views").exists()
