@@ -14,8 +14,13 @@ class PatchDiscriminator(nn.Module):
     """`(B, C, S, S)` -> logits `(B, 1, S/2**n_layers - 2, same)`. `n_layers=3` at 256 px is the
     paper's 70x70 PatchGAN; 28x28 images use `n_layers=2` (5x5 patch map)."""
 
-    def __init__(self, channels: int, image_size: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance") -> None:
+    def __init__(
+        self, channels: int, image_size: int, ndf: int | None = None, n_layers: int | None = None, norm: str = "instance"
+    ) -> None:
         super().__init__()
+        # null = sized from the image: small and shallow for 28-64 px, the paper's 64/3 above.
+        ndf = ndf or (32 if image_size <= 64 else 64)
+        n_layers = (2 if image_size < 64 else 3) if n_layers is None else n_layers
         require(n_layers >= 1, f"model.discriminator.n_layers={n_layers} must be >= 1.")
         final = image_size // 2**n_layers
         require(

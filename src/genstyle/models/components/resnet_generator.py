@@ -10,6 +10,16 @@ from genstyle.errors import require
 from genstyle.models.components.translation_layers import check_divisible, init_gan_weights, norm_layer
 
 
+def default_width(image_size: int) -> int:
+    """`ngf: null`: 16 for small images (28-64 px, minutes on a CPU), 64 (the paper's) above."""
+    return 16 if image_size <= 64 else 64
+
+
+def default_blocks(image_size: int) -> int:
+    """`n_blocks: null`: 3 up to 64 px, 6 below 256 px and 9 from 256 px (the paper's choice)."""
+    return 3 if image_size <= 64 else 6 if image_size < 256 else 9
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, width: int, norm: str, dropout: float) -> None:
         super().__init__()
@@ -25,20 +35,21 @@ class ResidualBlock(nn.Module):
 
 class ResnetGenerator(nn.Module):
     """`(B, C, S, S)` in [-1, 1] -> `(B, C, S, S)` in [-1, 1]. Width `ngf * 2**n_downsampling` at
-    `S / 2**n_downsampling` resolution in the residual trunk. 28x28: ngf=16, n_blocks=3,
-    n_downsampling=2; 256x256: ngf=64, n_blocks=9, n_downsampling=2 (the paper's setting)."""
+    `S / 2**n_downsampling` resolution in the residual trunk. `ngf`/`n_blocks` left null are sized
+    from `image_size`: 28x28 gets ngf=16, n_blocks=3; 256x256 ngf=64, n_blocks=9 (the paper's)."""
 
     def __init__(
         self,
         channels: int,
         image_size: int,
-        ngf: int = 64,
-        n_blocks: int = 9,
+        ngf: int | None = None,
+        n_blocks: int | None = None,
         n_downsampling: int = 2,
         norm: str = "instance",
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        ngf, n_blocks = ngf or default_width(image_size), default_blocks(image_size) if n_blocks is None else n_blocks
         check_divisible(image_size, n_downsampling, "model.generator")
         require(ngf > 0 and n_blocks >= 0, f"model.generator: ngf={ngf} must be > 0 and n_blocks={n_blocks} >= 0.")
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(channels, ngf, 7), norm_layer(norm, ngf), nn.ReLU(True)]

@@ -1,0 +1,174 @@
+"""CycleGAN: training on real Fashion-MNIST class pairs and on a generated two-domain folder,
+translation shapes and ranges, the image pool, the LR schedule and the configuration errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from genstyle.checkpoint import load_model
+from genstyle.cli.train import train
+from genstyle.errors import GenstyleError
+from genstyle.models.components.image_pool import ImagePool
+from genstyle.models.components.patchgan import PatchDiscriminator
+from genstyle.models.components.resnet_generator import ResnetGenerator
+from genstyle.models.components.unet_generator import UnetGenerator
+from genstyle.models.cyclegan import CycleGAN, LinearDecay
+from tests.data.unpaired_folder import write_two_domain_folder
+
+NO_EVAL = "++callbacks.evaluation=null"  # the generic sample-based evaluation is tested elsewhere
+LOSS_TERMS = ["g_adv_a2b", "g_adv_b2a", "cycle_a", "cycle_b", "idt_a", "idt_b", "g_loss", "d_a", "d_b"]
+VAL_TERMS = ["cycle_l1_a", "cycle_l1_b", "ssim_a2b", "ssim_b2a", "identity_gap"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Many small convolutions: on a shared CPU, extra threads only add contention.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_cyclegan(size: int = 16, channels: int = 3, **kwargs) -> CycleGAN:
+    return CycleGAN(
+        generator=functools.partial(ResnetGenerator, channels, size, ngf=4, n_blocks=1),
+        discriminator=functools.partial(PatchDiscriminator, channels, size, ndf=4),
+        g_optimizer=functools.partial(torch.optim.Adam, lr=2e-4),
+        d_optimizer=functools.partial(torch.optim.Adam, lr=2e-4),
+        image_shape=(channels, size, size),
+        **kwargs,
+    )
+
+
+def test_trains_on_fashion_class_pair(make_cfg):
+    cfg = make_cfg(
+        "model=cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot",
+        "data.train_subset=32", "data.val_size=16", "data.batch_size=16", "trainer.limit_train_batches=2",
+        "model.generator.ngf=8", "model.generator.n_blocks=1", "model.discriminator.ndf=8", NO_EVAL,
+    )  # fmt: skip
+    metrics = train(cfg)
+    for term in LOSS_TERMS:
+        assert torch.isfinite(torch.tensor(metrics[f"train/{term}_epoch"])), term
+    for term in VAL_TERMS:
+        assert torch.isfinite(torch.tensor(metrics[f"val/{term}"])), term
+    assert metrics["stability/grad_norm_g_epoch"] > 0 and metrics["stability/grad_norm_d_epoch"] > 0
+    assert -1.0 <= metrics["val/ssim_a2b"] <= 1.0 and metrics["val/identity_gap"] > 0
+    run = Path(cfg.paths.output_dir)
+    with Image.open(run / "samples" / "cycle_epoch_000.png") as grid:
+        # 6 rows (A, G(A), F(G(A)), B, F(B), G(F(B))) x 8 columns of 28 px with 2 px padding.
+        assert grid.size == (8 * 30 + 2, 6 * 30 + 2)
+    assert (run / "samples" / "epoch_000.png").is_file()  # SampleGrid works through sample()
+    recorded = json.loads((run / "metrics.json").read_text())
+    assert "train/cycle_a_epoch" in recorded and "val/cycle_l1_b" in recorded
+
+
+def test_trains_on_generated_folder_with_lr_decay_and_reloads(make_cfg, tmp_path):
+    root = write_two_domain_folder(tmp_path / "pair")
+    cfg = make_cfg(
+        "model=cyclegan", "data=unpaired_folder", f"data.root={root}", "data.image_size=16", "data.channels=3",
+        "data.val_size=1", "data.batch_size=2", "trainer.max_epochs=2", "trainer.limit_train_batches=1",
+        "model.generator.ngf=4", "model.generator.n_blocks=1", "model.discriminator.ndf=4", NO_EVAL,
+    )  # fmt: skip
+    metrics = train(cfg)
+    # Two epochs, decay from epoch 1 (half of 2): the last epoch runs at lr * 1/(2 - 1 + 1).
+    assert metrics["train/lr"] == pytest.approx(2e-4 / 2)
+    assert torch.isfinite(torch.tensor(metrics["test/cycle_l1_a"]))  # the testA/testB split is evaluated
+    model, _ = load_model(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "cpu")
+    out = model.translate(torch.rand(3, 3, 16, 16) * 2 - 1, "b2a")
+    assert out.shape == (3, 3, 16, 16)
+
+
+def test_translate_shapes_ranges_and_errors():
+    torch.manual_seed(0)
+    model = small_cyclegan()
+    x = torch.rand(5, 3, 16, 16) * 2 - 1
+    for direction in ("a2b", "b2a"):
+        y = model.translate(x, direction)
+        assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1 and not torch.equal(y, x)
+    assert not torch.allclose(model.translate(x, "a2b"), model.translate(x, "b2a"))  # two generators
+    with pytest.raises(GenstyleError, match="direction='ab'"):
+        model.translate(x, "ab")
+    with pytest.raises(GenstyleError, match=r"shape \(B, 3, 16, 16\).*got \(5, 1, 16, 16\)"):
+        model.translate(x[:, :1], "a2b")
+    with pytest.raises(GenstyleError, match="samples by translating"):
+        model.sample(4)
+
+
+def test_sample_translates_held_images_in_order():
+    model = small_cyclegan()
+    held = torch.rand(3, 3, 16, 16) * 2 - 1
+    model._sample_source = [held]
+    out = model.sample(7)
+    assert out.shape == (7, 3, 16, 16)
+    assert torch.allclose(out[:3], model.translate(held, "a2b")) and torch.allclose(out[3:6], out[:3])
+
+
+def test_unet_generator_and_size_checks():
+    unet = UnetGenerator(1, 28, ngf=4, n_downsampling=2)
+    y = unet(torch.rand(2, 1, 28, 28) * 2 - 1)
+    assert y.shape == (2, 1, 28, 28) and y.abs().max() <= 1
+    with pytest.raises(GenstyleError, match=r"image_size=28 is not divisible by 2\*\*n_downsampling=8.*largest that fits: 2"):
+        ResnetGenerator(1, 28, n_downsampling=3)
+    with pytest.raises(GenstyleError, match=r"n_layers=3 is too many for data.image_size=16"):
+        PatchDiscriminator(1, 16, n_layers=3)
+    assert PatchDiscriminator(1, 28)(torch.zeros(1, 1, 28, 28)).shape == (1, 1, 5, 5)
+
+
+def test_image_pool_mixes_history_after_filling():
+    pool = ImagePool(4, generator=torch.Generator().manual_seed(0))
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first) and len(pool) == 4  # while filling: the new images
+    new = torch.arange(100.0, 164.0).view(64, 1, 1, 1)
+    out = pool.query(new).flatten().tolist()
+    from_new = sum(v >= 100 and v == n for v, n in zip(out, new.flatten().tolist()))
+    assert 16 < from_new < 48  # about half the new images pass through; the rest come from history
+    assert set(out) <= set(range(4)) | set(range(100, 164)) and len(pool) == 4
+    assert torch.equal(ImagePool(0).query(new), new)
+
+
+def test_linear_decay_over_second_half():
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(start=5, total=10))
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    assert lrs[:5] == [1.0] * 5
+    assert lrs[5:] == pytest.approx([5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])  # the last epoch: lr / (10 - 5 + 1)
+
+
+def test_identity_collapse_alarm(tmp_path):
+    import pytorch_lightning as pl
+
+    from genstyle.data import ImageDataModule
+
+    root = write_two_domain_folder(tmp_path / "pair")
+    dm = ImageDataModule(dataset="unpaired_folder", root=str(root), image_size=16, channels=3, num_classes=None, batch_size=2, val_size=2)
+    model = CycleGAN(
+        generator=nn.Identity,  # G(x) = x: the collapse the alarm is for
+        discriminator=functools.partial(PatchDiscriminator, 3, 16, ndf=4),
+        g_optimizer=functools.partial(torch.optim.Adam, lr=2e-4),
+        d_optimizer=functools.partial(torch.optim.Adam, lr=2e-4),
+        image_shape=(3, 16, 16),
+    )
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.warns(UserWarning, match="Identity collapse"):
+        (result,) = trainer.validate(model, datamodule=dm)
+    assert result["val/identity_alarm"] == 1.0 and result["val/identity_gap"] == 0.0
+    assert result["val/cycle_l1_a"] == 0.0 and result["val/ssim_a2b"] == pytest.approx(1.0)
+
+
+def test_configuration_errors():
+    with pytest.raises(GenstyleError, match="model.loss='mse'.*lsgan, vanilla"):
+        small_cyclegan(loss="mse")
+    assert small_cyclegan(loss="vanilla").adversarial.mode == "non_saturating"
+    with pytest.raises(GenstyleError, match="lambda_identity=-1"):
+        small_cyclegan(lambda_identity=-1)
