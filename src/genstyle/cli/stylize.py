@@ -1,0 +1,182 @@
+"""`python stylize.py ckpt_path=... content=shirt.png style=coat.png out=result.png`: apply a
+trained model to images of your own.
+
+One command for every model that can: exemplar and conditional models (`style_swap`, `cvae`)
+through `model.stylize(content, style)`, translation models (`cyclegan`) through
+`model.translate(x, direction)` with `direction=a2b|b2a` and no style image.
+
+- `content` is an image file or a folder (searched recursively); `out` is then a `.png` file or a
+  folder that mirrors the content folder's layout (`a/b.jpg` -> `out/a/b.png`).
+- Inputs are decoded at the model's size and channel count (`model.image_shape`), so results are
+  always the model's size. An image whose colour count differs from the model's (a colour photo
+  for a grayscale model, or the reverse) is an error unless `convert_channels=true`, which converts
+  colour to luminance (ITU-R 601-2) or repeats the gray channel three times.
+- `panel=true` writes content | style | result side by side (content | result when translating).
+- Nothing the user has is overwritten: an existing output file is an error unless `overwrite=true`,
+  and every input is read and checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from genstyle.checkpoint import load_model
+from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.data.datamodule import to_model_range, to_uint8
+from genstyle.data.sources import IMAGE_SUFFIXES, decode_image, list_images
+from genstyle.errors import GenstyleError, require
+from genstyle.images import grid_image, save_png
+from genstyle.models.base import GenerativeModule
+
+DIRECTIONS = ("a2b", "b2a")
+CAPABLE_MODELS = (
+    "style_swap and cvae (stylize: content=... style=...), "
+    "cyclegan (translate: content=... direction=a2b|b2a)"
+)
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+BATCH = 64
+
+
+def capability(model: GenerativeModule, ckpt_path: str) -> str:
+    """'stylize' or 'translate': which of the two interfaces this model offers."""
+    if callable(getattr(model, "stylize", None)):
+        return "stylize"
+    if callable(getattr(model, "translate", None)):
+        return "translate"
+    raise GenstyleError(
+        f"ckpt_path={ckpt_path} holds a {model.family} model ({type(model).__name__}), which cannot stylize or "
+        f"translate images. Models that can: {CAPABLE_MODELS}. Train one, e.g. `python train.py model=style_swap`."
+    )
+
+
+def colour_channels(path: Path, key: str) -> int:
+    """1 for a grayscale image (including RGB files whose three channels are equal), else 3."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.mode in GRAY_MODES:
+                return 1
+            rgb = np.asarray(img.convert("RGB"))  # forces a full decode: truncated files fail here
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise GenstyleError(f"{key}: cannot read image {path} ({err}). Give a readable image file ({', '.join(sorted(IMAGE_SUFFIXES))}).") from None
+    return 1 if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all() else 3
+
+
+def load_image(path: Path, key: str, image_shape: tuple[int, int, int], convert_channels: bool) -> torch.Tensor:
+    """One input as `(C, S, S)` in [-1, 1] at the model's size, after the channel check."""
+    channels, size, _ = image_shape
+    found = colour_channels(path, key)
+    if found != channels and not convert_channels:
+        kinds = {1: "grayscale", 3: "colour (RGB)"}
+        conversion = "to luminance (0.299 R + 0.587 G + 0.114 B)" if channels == 1 else "by repeating the gray channel three times"
+        raise GenstyleError(
+            f"{key}: {path} is a {kinds[found]} image but the model works on {kinds[channels]} images "
+            f"({channels} channel{'s' if channels > 1 else ''}). Give a {kinds[channels]} image, or pass "
+            f"convert_channels=true to convert it {conversion}."
+        )
+    return to_model_range(decode_image(path, channels, size))
+
+
+def content_files(content: Path) -> tuple[list[Path], bool]:
+    """The content images and whether `content` is a folder."""
+    if content.is_dir():
+        files = list_images(content)
+        require(
+            bool(files),
+            f"content={content} is a folder with no images (looked recursively for {', '.join(sorted(IMAGE_SUFFIXES))}).",
+        )
+        return files, True
+    require(content.is_file(), f"content={content}: no such file or folder. Give an image file or a folder of images.")
+    return [content], False
+
+
+def output_paths(files: list[Path], content: Path, is_folder: bool, out: Path, overwrite: bool) -> list[Path]:
+    """Where each result goes; refuses to replace anything that exists unless `overwrite`."""
+    if is_folder:
+        require(not out.is_file(), f"out={out} is a file, but content={content} is a folder: give a folder for out.")
+        targets = [out / f.relative_to(content).with_suffix(".png") for f in files]
+        seen: dict[Path, Path] = {}
+        for source, target in zip(files, targets, strict=True):
+            require(
+                target not in seen,
+                f"content={content}: {seen.get(target)} and {source} would both be written to {target}; rename one of them.",
+            )
+            seen[target] = source
+    else:
+        require(out.suffix.lower() == ".png", f"out={out} must be a .png file when content is a single image.")
+        require(not out.is_dir(), f"out={out} is a folder; give a .png file name for a single content image.")
+        targets = [out]
+    existing = [t for t in targets if t.exists()]
+    require(
+        overwrite or not existing,
+        f"out={out}: {len(existing)} output file(s) already exist (first: {existing[0] if existing else ''}). "
+        "Choose another out, or pass overwrite=true to replace them.",
+    )
+    return targets
+
+
+def run_model(model: GenerativeModule, mode: str, content: torch.Tensor, style: torch.Tensor | None, direction: str | None) -> torch.Tensor:
+    """`(N, C, H, W)` results in [-1, 1], in batches of BATCH."""
+    results = []
+    with torch.no_grad():
+        for chunk in content.split(BATCH):
+            chunk = chunk.to(model.device)
+            if mode == "stylize":
+                out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1))
+            else:
+                out = model.translate(chunk, direction)
+            require(
+                tuple(out.shape) == tuple(chunk.shape),
+                f"The model returned images of shape {tuple(out.shape)} for inputs {tuple(chunk.shape)}; the checkpoint is not a working image-to-image model.",
+            )
+            results.append(out.clamp(-1, 1).cpu())
+    return torch.cat(results)
+
+
+def stylize(cfg: DictConfig) -> list[Path]:
+    require(cfg.content is not None and cfg.out is not None, "Give content=<image or folder> and out=<.png file or folder>.")
+    model, _ = load_model(cfg.ckpt_path, cfg.device)
+    mode = capability(model, cfg.ckpt_path)
+    if mode == "stylize":
+        require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")
+        require(cfg.direction is None, f"direction={cfg.direction} is for translation models (cyclegan); this {model.family} model takes style= instead.")
+        style_path = Path(cfg.style).expanduser()
+        require(style_path.is_file(), f"style={style_path}: no such image file (one style image is applied to every content image).")
+    else:
+        require(cfg.style is None, f"style= is not used by translation models ({model.family} translates between its two training domains); drop style= and give direction=a2b or b2a.")
+        require(cfg.direction in DIRECTIONS, f"direction={cfg.direction} must be one of {', '.join(DIRECTIONS)} for this {model.family} model (a2b: domain A to domain B).")
+
+    content = Path(cfg.content).expanduser()
+    out = Path(cfg.out).expanduser()
+    files, is_folder = content_files(content)
+    targets = output_paths(files, content, is_folder, out, cfg.overwrite)
+    # Read and check every input before writing anything, so a bad file leaves no partial output.
+    images = torch.stack([load_image(f, "content", model.image_shape, cfg.convert_channels) for f in files])
+    style = load_image(style_path, "style", model.image_shape, cfg.convert_channels)[None] if mode == "stylize" else None
+
+    results = run_model(model, mode, images, style, cfg.direction)
+    for i, target in enumerate(targets):
+        if cfg.panel:
+            row = [images[i], *([style[0]] if style is not None else []), results[i]]
+            save_png(grid_image(torch.stack(row), nrow=len(row)), target)
+        else:
+            save_png(to_uint8(results[i]), target)
+    what = "content | style | result panels" if cfg.panel and style is not None else "content | result panels" if cfg.panel else "images"
+    print(f"Wrote {len(targets)} {what} ({model.image_shape[1]}x{model.image_shape[2]}) to {out}")
+    return targets
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="stylize")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    stylize(cfg)
+
+
+if __name__ == "__main__":
+    main()

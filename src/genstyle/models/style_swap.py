@@ -1,0 +1,268 @@
+"""Exemplar style transfer (`model=style_swap`): a content/style autoencoder trained adversarially.
+
+An image is split into a content map (spatial, from `content_encoder`) and a style vector (pooled,
+from `style_encoder`); `decoder` rebuilds an image from any (content, style) pair through AdaIN.
+Training, per batch `x` and a style donor `x[perm]` (the batch shifted by one):
+
+- reconstruction: decode(content(x), style(x)) = x                       (L1, `recon_weight`)
+- swap, adversarial: decode(content(x), style(x[perm])) must fool D       (`adv_weight`)
+- swap, content: content(swapped) = content(x): the structure stays       (`content_weight`)
+- swap, style:   style(swapped) = style(x[perm]): the exemplar's style     (`style_weight`)
+
+The two code losses are L1 errors divided by the codes' spread over the batch (`normalised_l1`).
+
+`stylize(content, style)` is the swap; `sample(n)` stylizes random (content, style) pairs drawn
+from a reference batch of real training images kept in the checkpoint (`reference_size`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.functional import structural_similarity_index_measure
+
+from genstyle.data.datamodule import to_model_range, to_uint8
+from genstyle.errors import GenstyleError, require
+from genstyle.images import log_image, save_png
+from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.components.losses import AdversarialLoss, gradient_norm
+from genstyle.models.optim import check_optimizer
+from genstyle.style_grid import style_content_grid
+
+
+def style_statistics(x: torch.Tensor) -> torch.Tensor:
+    """Model-independent style statistics `(B, 4C)` of images in [-1, 1]: per channel the mean
+    and standard deviation of the intensities and the mean absolute horizontal and vertical
+    gradients (brightness, contrast and texture, with no information about where things are)."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(2, 3))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(2, 3))
+    return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), dx, dy], dim=1)
+
+
+def normalised_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 error divided by the spread of the targets across the batch. Scale-free, so an encoder
+    cannot satisfy the code-reconstruction losses by shrinking all its codes towards zero:
+    about 0 when `pred` recovers each image's own code, about 1 or more when it does not."""
+    spread = (target - target.mean(dim=0, keepdim=True)).abs().mean()
+    return (pred - target).abs().mean() / spread.clamp_min(1e-6)
+
+
+def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Mean |result - style| over mean |content - style| (L2 per row): 0 when the result has the
+    exemplar's statistics exactly, 1 when it kept the content image's own."""
+    num = (result - style).norm(dim=1).mean()
+    den = (content - style).norm(dim=1).mean().clamp_min(1e-8)
+    return num / den
+
+
+class StyleSwap(GenerativeModule):
+    family = "style_swap"
+
+    def __init__(
+        self,
+        content_encoder: nn.Module,
+        style_encoder: nn.Module,
+        decoder: nn.Module,
+        discriminator: nn.Module,
+        g_optimizer: OptimizerFactory,
+        d_optimizer: OptimizerFactory,
+        image_shape: tuple[int, int, int],
+        loss: str = "lsgan",
+        recon_weight: float = 10.0,
+        adv_weight: float = 1.0,
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        reference_size: int = 32,
+        grid_size: int = 6,
+        monitor: str | None = None,
+        monitor_mode: str = "min",
+    ) -> None:
+        super().__init__(image_shape, None, monitor, monitor_mode)
+        for key, value in (("recon_weight", recon_weight), ("adv_weight", adv_weight), ("content_weight", content_weight), ("style_weight", style_weight)):
+            require(value >= 0, f"model.{key}={value} must be >= 0.")
+        require(reference_size >= 2, f"model.reference_size={reference_size} must be >= 2 (sample() pairs two different images).")
+        require(grid_size >= 2, f"model.grid_size={grid_size} must be >= 2.")
+        check_optimizer("model.g_optimizer", g_optimizer)
+        check_optimizer("model.d_optimizer", d_optimizer)
+        self.automatic_optimization = False
+        self.content_encoder, self.style_encoder = content_encoder, style_encoder
+        self.decoder, self.discriminator = decoder, discriminator
+        self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
+        self.adversarial = AdversarialLoss(loss)
+        self.weights = {"recon": recon_weight, "adv": adv_weight, "content": content_weight, "style": style_weight}
+        self.grid_size = grid_size
+        # Real training images sample() draws pairs from; uint8 keeps checkpoints small.
+        self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
+        self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
+        self._grid_images: torch.Tensor | None = None  # first validation images, for the grid
+        self.check_networks()
+
+    def check_networks(self) -> None:
+        """One tiny forward pass at build time, so mismatched network settings fail with the
+        config keys to fix instead of a shape error deep inside training."""
+        width = getattr(self.content_encoder, "out_channels", None)
+        expected = getattr(self.decoder, "content_channels", None)
+        require(
+            width is None or expected is None or width == expected,
+            f"model.decoder.content_channels={expected} but the content encoder outputs {width} channels "
+            f"(model.content_encoder.base_channels * 2**n_down); set model.decoder.content_channels={width}.",
+        )
+        with torch.no_grad():
+            x = torch.zeros(2, *self.image_shape)
+            out = self.decode(*self.encode(x))
+        require(
+            tuple(out.shape[1:]) == self.image_shape,
+            f"The decoder makes images of shape {tuple(out.shape[1:])} from {self.image_shape} inputs; "
+            "model.decoder.n_up must equal model.content_encoder.n_down.",
+        )
+
+    # --- the model ---------------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(B, C, H, W)` -> content map `(B, K, h, w)`, style vector `(B, style_dim)`."""
+        return self.content_encoder(x), self.style_encoder(x)
+
+    def decode(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.decoder(content, style)
+
+    def check_images(self, name: str, x: torch.Tensor) -> None:
+        require(
+            x.ndim == 4 and tuple(x.shape[1:]) == self.image_shape,
+            f"{name} images have shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.image_shape))}).",
+        )
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
+        [-1, 1]. `style` has B images or one, which is then used for every content image."""
+        self.check_images("content", content)
+        self.check_images("style", style)
+        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        was_training = self.training
+        self.eval()
+        style_code = self.style_encoder(style.to(self.device))
+        result = self.decode(self.content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
+        self.train(was_training)
+        return result
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Stylize `n` random (content, style) pairs of different images from the reference batch
+        of real training images stored in the model (the first `reference_size` it trained on)."""
+        require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
+        count = int(self.reference_count)
+        if count < 2:
+            raise GenstyleError("This style_swap model has not seen training images yet, so it has no reference images to sample from; train it first.")
+        content_idx = torch.randint(count, (n,), generator=generator)
+        style_idx = (content_idx + torch.randint(1, count, (n,), generator=generator)) % count  # never the same image
+        reference = to_model_range(self.reference[:count].cpu())
+        return self.stylize(reference[content_idx], reference[style_idx])
+
+    def remember(self, x: torch.Tensor) -> None:
+        count, size = int(self.reference_count), len(self.reference)
+        if count < size:
+            take = x[: size - count].detach()
+            self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
+            self.reference_count += len(take)
+
+    # --- training ----------------------------------------------------------------------------
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        x = batch["image"]  # (B, C, H, W)
+        require(len(x) >= 2, "style_swap needs batches of at least 2 images (each image borrows another's style).")
+        self.remember(x)
+        donor = torch.roll(torch.arange(len(x), device=x.device), 1)  # image i takes the style of image i-1
+
+        # Discriminator: real images vs detached swaps.
+        with self.toggled_optimizer(opt_d):
+            with torch.no_grad():
+                content, style = self.encode(x)
+                swapped = self.decode(content, style[donor])
+            real_logits, fake_logits = self.discriminator(x), self.discriminator(swapped)
+            d_loss = self.adversarial.d_loss(real_logits, fake_logits)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            grad_norm_d = gradient_norm(self.discriminator.parameters())
+            opt_d.step()
+
+        # Encoders and decoder: reconstruction plus the three swap losses.
+        with self.toggled_optimizer(opt_g):
+            content, style = self.encode(x)
+            recon = self.decode(content, style)
+            swapped = self.decode(content, style[donor])
+            swapped_content, swapped_style = self.encode(swapped)
+            terms = {
+                "recon": F.l1_loss(recon, x),
+                "adv": self.adversarial.g_loss(self.discriminator(swapped)),
+                "content": normalised_l1(swapped_content, content),
+                "style": normalised_l1(swapped_style, style[donor]),
+            }
+            g_loss = sum(self.weights[k] * v for k, v in terms.items())
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            grad_norm_g = gradient_norm(p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters())
+            opt_g.step()
+
+        metrics = {
+            "train/d_loss": d_loss.detach(),
+            "train/g_loss": g_loss.detach(),
+            "train/recon": terms["recon"].detach(),
+            "train/adv": terms["adv"].detach(),
+            "train/content_recon": terms["content"].detach(),
+            "train/style_recon": terms["style"].detach(),
+            "train/d_real_acc": (real_logits.detach() > 0.5 if self.adversarial.mode == "lsgan" else real_logits.detach() > 0).float().mean(),
+            "train/d_fake_acc": (fake_logits.detach() < 0.5 if self.adversarial.mode == "lsgan" else fake_logits.detach() < 0).float().mean(),
+            "stability/grad_norm_d": grad_norm_d,
+            "stability/grad_norm_g": grad_norm_g,
+        }
+        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(x))
+        self.log_dict({"d": d_loss.detach(), "g": g_loss.detach()}, prog_bar=True, logger=False)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        x = batch["image"]
+        if len(x) < 2:
+            return  # a last batch of one image has no other image to borrow a style from
+        if batch_idx == 0 and not self.trainer.sanity_checking:
+            self._grid_images = x[: self.grid_size].detach().cpu()
+        style_img = torch.roll(x, 1, dims=0)
+        content, style_code = self.encode(x)
+        result = self.decode(content, style_code[torch.roll(torch.arange(len(x), device=x.device), 1)])
+        recon = self.decode(content, style_code)
+        result01, x01, style01 = (result + 1) / 2, (x + 1) / 2, (style_img + 1) / 2
+        self.log_dict(
+            {
+                "val/recon_l1": F.l1_loss(recon, x),
+                # Content fidelity: structure of the content image kept in the result (1 = identical).
+                "val/content_ssim": structural_similarity_index_measure(result01, x01, data_range=1.0),
+                # The same SSIM against the style image: content_ssim should stay well above it.
+                "val/ssim_to_style": structural_similarity_index_measure(result01, style01, data_range=1.0),
+                # Style fidelity, 0 = the exemplar's style, 1 = the content image's own style:
+                # in the model's style space, and in fixed intensity/gradient statistics.
+                "val/style_dist": relative_distance(self.style_encoder(result), self.style_encoder(style_img), style_code),
+                "val/style_stat_dist": relative_distance(style_statistics(result), style_statistics(style_img), style_statistics(x)),
+            },
+            on_epoch=True, batch_size=len(x),
+        )  # fmt: skip
+
+    def on_train_epoch_end(self) -> None:
+        """Save and log the style x content grid (rows share a style, columns share a content)."""
+        if self.trainer is None or not self.trainer.is_global_zero:
+            return
+        images = self._grid_images
+        if images is None:  # no validation set: use the training images kept for sample()
+            count = int(self.reference_count)
+            images = to_model_range(self.reference[: min(count, self.grid_size)].cpu()) if count >= 2 else None
+        if images is None or len(images) < 2:
+            return
+        grid = style_content_grid(self, content=images, style=images.flip(0))
+        epoch = self.current_epoch
+        path = save_png(grid, Path(self.trainer.default_root_dir) / "samples" / f"style_content_epoch_{epoch:03d}.png")
+        log_image(self.trainer, "style_content_grid", path, step=self.global_step, caption=f"epoch {epoch}: rows share a style, columns a content")
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        generator_params = [p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters()]
+        return [self.g_optimizer_factory(generator_params), self.d_optimizer_factory(self.discriminator.parameters())]

@@ -1,0 +1,50 @@
+"""Minimal GenerativeModule subclasses for the stylize.py paths whose real models (cyclegan,
+cvae) are trained elsewhere: a translator with an exactly known output, and a model that can
+only sample. `write_checkpoint` stores them the way `train.py` does, so `load_model` rebuilds them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, GenerativeModule
+
+
+class FakeTranslator(GenerativeModule):
+    """a2b inverts intensities, b2a keeps them: results the tests can predict pixel for pixel."""
+
+    family = "cyclegan"
+
+    def __init__(self, image_shape: tuple[int, int, int]) -> None:
+        super().__init__(tuple(image_shape))
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
+        return -x * self.scale if direction == "a2b" else x * self.scale
+
+
+class FakeSampler(GenerativeModule):
+    """Samples only: stylize.py must refuse it and name the models that can stylize."""
+
+    family = "vae"
+
+    def __init__(self, image_shape: tuple[int, int, int]) -> None:
+        super().__init__(tuple(image_shape))
+        self.bias = torch.nn.Parameter(torch.zeros(()))
+
+    def sample(self, n, labels=None, generator=None):
+        return torch.zeros(n, *self.image_shape) + self.bias
+
+
+def write_checkpoint(model_class: type, path: Path, image_shape=(1, 28, 28)) -> Path:
+    model = model_class(image_shape)
+    config = {"model": {"_target_": f"{model_class.__module__}.{model_class.__qualname__}", "image_shape": list(image_shape)}}
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            CHECKPOINT_KEY: {"format_version": CHECKPOINT_FORMAT_VERSION, "family": model.family, "class": model_class.__qualname__, "config": config},
+        },
+        path,
+    )
+    return path
