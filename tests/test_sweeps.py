@@ -105,3 +105,57 @@ def test_optuna_search_stores_trials_and_continues(tmp_path: Path, fmnist_root: 
     assert states == ["COMPLETE"] * 3
     summary = json.loads((sweep_dir / "sweep.json").read_text())
     assert summary["counts"]["done"] == 3 and len({j["dir"] for j in summary["jobs"]}) == 3
+
+
+def test_compare_families_expands_to_every_family_and_three_seeds() -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from genstyle.cli.common import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=compare_families"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    params = cfg.hydra.sweeper.params
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    jobs = [[str(v) for v in o.sweep_iterator()] for o in parsed]
+    assert jobs == [["vae", "dcgan", "wgan_gp", "cgan", "cvae"], ["1", "2", "3"]]
+    assert all((Path(CONFIG_DIR) / "model" / f"{m}.yaml").is_file() for m in jobs[0])
+    assert cfg.trainer.max_epochs == 10 and cfg.data.train_subset == 10000  # one budget for all
+
+
+def test_slurm_launcher_starts_one_task_per_gpu_with_srun(tmp_path: Path, monkeypatch) -> None:
+    """The sbatch script submitit would submit for a 2-node x 4-GPU DDP sweep (nothing is submitted)."""
+    submitit = pytest.importorskip("submitit", reason="needs the [sweep] extra: pip install -e '.[sweep]'")
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    from genstyle.cli.common import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    overrides = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    GlobalHydra.instance().clear()
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 4, 4)
+
+    # submitit refuses to build an executor without `srun` on PATH; a stand-in that is never run.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
+    executor = submitit.AutoExecutor(cluster="slurm", folder=tmp_path / "submitit")
+    base = set(OmegaConf.structured(BaseQueueConf).keys())  # the launcher's own parameter mapping
+    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in launcher.items()
+                                  if k not in ("_target_", "submitit_folder", "max_num_timeout")})
+    script = executor._executor._make_submission_file_text("python -u -m submitit.core._submit x", "uid")
+    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "#SBATCH --partition=gpu"):
+        assert line in script
+    assert "\nsrun " in script

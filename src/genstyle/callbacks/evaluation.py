@@ -29,6 +29,7 @@ from genstyle.callbacks.stability import MovingWindow
 from genstyle.errors import GenstyleError, require
 from genstyle.images import log_image, save_grid
 from genstyle.metrics.backends import FeatureBackend, build_backend
+from genstyle.metrics.distributed import gather_features, owns_chunk, sync_buffers_from_rank_zero
 from genstyle.metrics.fidelity import FidelitySettings
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
@@ -48,8 +49,15 @@ def metric_settings(metrics: dict) -> FidelitySettings:
 
 
 @torch.no_grad()
-def generate(model: GenerativeModule, n: int, seed: int, batch_size: int, label_distribution: torch.Tensor | None) -> torch.Tensor:
-    """`n` samples `(n, C, H, W)` in `[-1, 1]` on the CPU, a pure function of (weights, seed)."""
+def generate(
+    model: GenerativeModule, n: int, seed: int, batch_size: int, label_distribution: torch.Tensor | None,
+    rank: int = 0, world: int = 1,
+) -> torch.Tensor:
+    """`n` samples `(n, C, H, W)` in `[-1, 1]` on the CPU, a pure function of (weights, seed).
+
+    Each chunk of `batch_size` samples has its own generator (seed, chunk index), so under DDP
+    rank r makes only its chunks (`owns_chunk`) and the ranks together make exactly the
+    single-process set; `gather_features` puts their features back in order."""
     generator = torch.Generator().manual_seed(seed)
     labels = None
     if model.is_conditional:
@@ -59,11 +67,25 @@ def generate(model: GenerativeModule, n: int, seed: int, batch_size: int, label_
         )
         labels = torch.multinomial(label_distribution.double(), n, replacement=True, generator=generator)
     chunks = []
-    for start in range(0, n, batch_size):
+    for index, start in enumerate(range(0, n, batch_size)):
+        if not owns_chunk(index, rank, world):
+            continue
         size = min(batch_size, n - start)
+        chunk_generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
         chunk_labels = None if labels is None else labels[start : start + size].to(model.device)
-        chunks.append(model.sample(size, labels=chunk_labels, generator=generator).float().cpu())
-    return torch.cat(chunks)
+        chunks.append(model.sample(size, labels=chunk_labels, generator=chunk_generator).float().cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0, *model.image_shape)
+
+
+def check_monitor_source(monitor: str | None, callbacks: list) -> None:
+    """A model that picks checkpoints by an evaluation metric needs the evaluation callback:
+    say so at start-up rather than fail in ModelCheckpoint after the first epoch."""
+    evaluation_keys = ("val/fid", "val/kid_mean", "val/is_mean", "val/precision", "val/recall", "val/class_kl")
+    if monitor in evaluation_keys and not any(isinstance(c, Evaluation) for c in callbacks):
+        raise GenstyleError(
+            f"model.monitor={monitor} is computed by the evaluation callback, which this run has turned off. "
+            "Keep callbacks.evaluation on, or pass model.monitor=null (last checkpoint only) or another logged metric."
+        )
 
 
 class Evaluation(pl.Callback):
@@ -172,9 +194,15 @@ class Evaluation(pl.Callback):
         epoch = trainer.current_epoch
         self._evaluated_epochs.add(epoch)
         datamodule = trainer.datamodule
-        images = generate(pl_module, self.num_samples, self.seed, self.batch_size, datamodule.label_distribution())
+        # Under DDP each rank makes and embeds its share of the samples (with rank 0's weights and
+        # buffers); the gathered features cover every sample exactly once, so all ranks compute
+        # the single-process numbers.
+        sync_buffers_from_rank_zero(pl_module)
+        images = generate(pl_module, self.num_samples, self.seed, self.batch_size, datamodule.label_distribution(),
+                          rank=trainer.global_rank, world=trainer.world_size)
+        features = gather_features(self.backend(images), self.num_samples, self.batch_size)
         result = evaluate_features(
-            self.backend(images), self.reference, self.settings,
+            features, self.reference, self.settings,
             mode_min_share=float(self.metrics_cfg.get("mode_min_share", 0.01)),
             min_samples=int(self.metrics_cfg.get("min_samples", 2)),
         )

@@ -116,7 +116,7 @@ class GAN(LabelConditioning, GenerativeModule):
         }
         if self.adversarial.mode == "wasserstein":
             metrics["val/wasserstein"] = real_logits.mean() - fake_logits.mean()
-        self.log_dict(metrics, on_epoch=True, batch_size=len(real))
+        self.log_dict(metrics, on_epoch=True, batch_size=len(real), sync_dist=True)  # DDP: over all ranks' shards
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [

@@ -105,6 +105,7 @@ class VAE(LabelConditioning, GenerativeModule):
         self.log_dict(
             {f"{stage}/elbo": out["elbo"], f"{stage}/loss": -out["elbo"], f"{stage}/kl": out["kl"], f"{stage}/recon": out["recon"]},
             on_epoch=True, batch_size=len(batch["image"]), prog_bar=stage == "val",
+            sync_dist=True,  # under DDP each rank sees a shard of the split: average over all of them
         )
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from genstyle.errors import GenstyleError
 from genstyle.sweep import markers
 
 log = logging.getLogger("genstyle.sweep")
@@ -51,6 +52,27 @@ def label_wandb_run(cfg: DictConfig, overrides: list[str], sweep_dir: str) -> No
         wandb_cfg.tags = tags
 
 
+def relaunching_ddp(trainer_cfg: DictConfig | None) -> bool:
+    """True when Lightning would start the other DDP ranks itself by re-running the command line:
+    strategy ddp (not ddp_spawn) over several devices or nodes, outside SLURM or torchrun (which
+    start every rank themselves). Under `-m` that re-runs the whole sweep in every rank."""
+    if not trainer_cfg:
+        return False
+    strategy = trainer_cfg.get("strategy")
+    if isinstance(strategy, DictConfig):
+        name = f"{strategy.get('_target_', '')} {strategy.get('start_method', '')}".lower()
+    else:
+        name = str(strategy).lower()
+    if "ddp" not in name or "spawn" in name:
+        return False
+    devices, nodes = trainer_cfg.get("devices"), trainer_cfg.get("num_nodes") or 1
+    if devices in (1, "1", [0]) and nodes == 1:
+        return False
+    from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    return not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect())
+
+
 def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float | None, dict[str, float]]]) -> float | None:
     """Run `objective` (-> (value for the sweeper, final metrics)) as one isolated sweep job."""
     hydra_cfg = HydraConfig.get()
@@ -60,7 +82,19 @@ def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float
     if done is not None and done.get("overrides") == overrides:
         log.info("Job %s already finished (%s): skipped. Delete its `done` file to run it again.", job_dir, done.get("finished"))
         return done.get("return_value")
-    markers.clear(job_dir)
+    # Under SLURM every task (one per GPU) runs this function: rank 0 keeps the books.
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    is_rank_zero = getattr(rank_zero_only, "rank", 0) == 0
+    if is_rank_zero:
+        markers.clear(job_dir)
+    if relaunching_ddp(cfg.get("trainer")):
+        raise GenstyleError(
+            f"trainer.strategy={cfg.trainer.strategy} with trainer.devices={cfg.trainer.devices} under -m: Lightning would "
+            "start the other ranks by re-running this command, which re-runs the whole sweep in every rank. Sweep DDP "
+            "jobs on SLURM with hydra/launcher=submitit_slurm (one task per GPU), use trainer.strategy=ddp_spawn for a "
+            "local sweep, or run the DDP job on its own without -m (docs/sweeps.md)."
+        )
     label_wandb_run(cfg, overrides, hydra_cfg.sweep.dir)
     try:
         value, metrics = objective(cfg)
@@ -69,8 +103,10 @@ def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float
 
         user_error = user_error_in(exc)
         summary = f"error: {user_error}" if user_error is not None else f"{type(exc).__name__}: {exc}"
-        markers.write_failed(job_dir, summary.replace("\n", " "), traceback.format_exc())
+        if is_rank_zero:
+            markers.write_failed(job_dir, summary.replace("\n", " "), traceback.format_exc())
         log.error("Job %s failed, the sweep goes on: %s (details in %s)", job_dir.name, summary, job_dir / markers.FAILED)
         return None
-    markers.write_done(job_dir, overrides, metrics, return_value=value)
+    if is_rank_zero:
+        markers.write_done(job_dir, overrides, metrics, return_value=value)
     return value
