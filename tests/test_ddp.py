@@ -58,6 +58,7 @@ def _rank_fid(rank: int, world: int, port: int, model, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned processes import torch: 15-50 s on two shared cores
 def test_fid_under_ddp_equals_single_process_fid(make_cfg, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     model = hydra.utils.instantiate(make_cfg("model=dcgan").model).eval()
@@ -90,7 +91,7 @@ def write_classifier(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow  # three Python processes start and train: about 60 s on two shared cores
+@pytest.mark.slow  # three Python processes start and train, then evaluate.py: 1-2 minutes on two shared cores
 def test_two_process_ddp_run_logs_the_single_process_fid(tmp_path: Path, fmnist_root: Path) -> None:
     weights = write_classifier(tmp_path / "classifier.pt")
     run_dir = tmp_path / "ddp_run"

@@ -40,7 +40,9 @@ def test_failing_job_is_recorded_and_the_sweep_goes_on(sweep) -> None:
     assert (ok / "done").is_file() and (ok / "metrics.json").is_file() and list((ok / "samples").glob("*.png"))
     assert not (ok / "failed").exists()
     failed = (bad / "failed").read_text()
-    assert failed.startswith("error: model.optimizer.lr=abc") and "Traceback" in failed
+    first_line = failed.splitlines()[0]
+    assert first_line.startswith("error: ") and "model.optimizer.lr" in first_line and "abc" in first_line
+    assert "Traceback" in failed
     assert not (bad / "done").exists()
 
 
@@ -52,7 +54,7 @@ def test_sweep_json_summarises_every_job(sweep) -> None:
     assert (first["dir"], first["status"], second["status"]) == ("0_vae", "done", "failed")
     assert "model.optimizer.lr=0.001" in first["overrides"] and "model.optimizer.lr=abc" in second["overrides"]
     assert first["metrics"]["val/loss"] > 0 and second["metrics"] == {}
-    assert second["error"].startswith("error: model.optimizer.lr=abc")
+    assert second["error"].startswith("error: ") and "model.optimizer.lr" in second["error"]
 
 
 def test_compare_reports_the_sweep_in_a_browser(sweep, tmp_path: Path) -> None:
@@ -64,9 +66,10 @@ def test_compare_reports_the_sweep_in_a_browser(sweep, tmp_path: Path) -> None:
     assert page.console == []
     assert 'id="runs"' in page.dom and 'id="configurations"' in page.dom
     assert page.dom.count('<img alt="samples of') == 1  # the finished job's last grid
-    assert "model.optimizer.lr=abc" in page.dom and "failed" in page.dom
+    assert "model.optimizer.lr=abc" in page.dom and "must be a number" in page.dom  # the failed job and its error
 
 
+@pytest.mark.slow  # a second sweep process: 15-50 s on two shared cores
 def test_restarted_sweep_skips_finished_jobs(sweep, fmnist_root: Path) -> None:
     sweep_dir, _ = sweep
     done_before = (sweep_dir / "0_vae" / "done").read_text()
