@@ -79,6 +79,9 @@ def test_trains_on_generated_folder_with_lr_decay_and_reloads(make_cfg, tmp_path
     metrics = train(cfg)
     # Two epochs, decay from epoch 1 (half of 2): the last epoch runs at lr * 1/(2 - 1 + 1).
     assert metrics["train/lr"] == pytest.approx(2e-4 / 2)
+    history = [json.loads(line) for line in (Path(cfg.paths.output_dir) / "metrics_history.jsonl").read_text().splitlines()]
+    lrs = {row["epoch"]: row["train/lr"] for row in history if "train/lr" in row}
+    assert lrs[0] == pytest.approx(2e-4) and lrs[1] == pytest.approx(1e-4)  # each epoch's record has its own lr
     assert torch.isfinite(torch.tensor(metrics["test/cycle_l1_a"]))  # the testA/testB split is evaluated
     model, _ = load_model(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "cpu")
     out = model.translate(torch.rand(3, 3, 16, 16) * 2 - 1, "b2a")

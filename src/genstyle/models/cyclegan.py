@@ -197,10 +197,13 @@ class CycleGAN(GenerativeModule):
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=n)
         self.log_dict({"g": g_loss.detach(), "d": (d_a + d_b).detach()}, prog_bar=True, logger=False)
 
+    def on_train_epoch_start(self) -> None:
+        # Logged at the start so every per-epoch record (metrics_history.jsonl) has this epoch's lr.
+        self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_step=False, on_epoch=True)
+
     def on_train_epoch_end(self) -> None:
         # After this epoch's validation (Lightning runs it first): grids, then the LR step.
         self._save_grids()
-        self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_epoch=True)  # the lr this epoch used
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
