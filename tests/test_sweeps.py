@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.browser import open_page
-from tests.conftest import CHEAP, run_cli
 from omegaconf import OmegaConf
 
 from genstyle.sweep.job import label_wandb_run, sweep_group
+from tests.browser import open_page
+from tests.conftest import CHEAP, run_cli
 
 # Sweep machinery only: the evaluation callback (tested on its own) would dominate the time.
 FAST = ["~callbacks.evaluation"]

@@ -36,7 +36,7 @@ def plot_curves(runs: list[Run], key: str, path: Path) -> Path:
             continue
         table = np.full((len(series), len(epochs)), np.nan)
         for i, (xs, ys) in enumerate(series):
-            for x, y in zip(xs, ys):
+            for x, y in zip(xs, ys, strict=True):
                 table[i, epochs.index(x)] = y if math.isfinite(y) else np.nan
         with np.errstate(all="ignore"):
             mean = np.nanmean(table, axis=0)
