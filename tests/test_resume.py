@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
+from omegaconf import open_dict
 
-from tests.conftest import ROOT, run_cli
 from genstyle.checkpoint import read_checkpoint
+from tests.conftest import ROOT, run_cli
 
 BATCHES_PER_EPOCH = 8  # 128 images / batch 16
 
@@ -46,16 +48,29 @@ def same_tensors(a: dict, b: dict) -> list[str]:
     return out
 
 
-# GANs step each optimiser: one D+G batch advances the global step by 2.
-@pytest.mark.parametrize(("model", "steps_per_batch"), [("vae", 1), ("dcgan", 2)])
+def assert_same_run(full: Path, resumed: Path, steps_per_batch: int) -> None:
+    a, b = (torch.load(run / "checkpoints" / "last.ckpt", weights_only=True) for run in (full, resumed))
+    assert a["global_step"] == b["global_step"] == 2 * BATCHES_PER_EPOCH * steps_per_batch
+    assert same_tensors(a["state_dict"], b["state_dict"]) == []
+    assert same_tensors({"opt": a["optimizer_states"]}, {"opt": b["optimizer_states"]}) == []
+    for logged in ("metrics.json", "metrics_history.jsonl", "csv/metrics.csv"):
+        assert (full / logged).read_text() == (resumed / logged).read_text(), logged
+    assert sorted(os.listdir(full / "samples")) == sorted(os.listdir(resumed / "samples"))
+
+
+# GANs step each optimiser: one D+G batch advances the global step by 2. The GAN variant is the
+# same mechanism and doubles the time, so it runs with -m slow; test_crash_then_resume_* below
+# covers the GAN in the default run (in-process, without the subprocess start-up cost).
+@pytest.mark.parametrize(("model", "steps_per_batch"), [("vae", 1), pytest.param("dcgan", 2, marks=pytest.mark.slow)])
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, fmnist_root, model, steps_per_batch):
     kill_step = (BATCHES_PER_EPOCH + 3) * steps_per_batch  # epoch 1, before its 4th batch
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     full, killed = tmp_path / "full", tmp_path / "killed"
     killer = ["+callbacks.kill._target_=tests.helpers.kill.KillAtStep", f"+callbacks.kill.global_step={kill_step}"]
+    extra = ["model.monitor=null"] if model == "dcgan" else []  # its default monitor (val/fid) needs the evaluation callback
     with ThreadPoolExecutor(2) as pool:
-        jobs = [pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, full, model), env=env),
-                pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, killed, model, *killer), env=env)]
+        jobs = [pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, full, model, *extra), env=env),
+                pool.submit(run_cli, "train.py", *tiny_run(fmnist_root, killed, model, *extra, *killer), env=env)]
         done, dead = (job.result() for job in jobs)
     assert done.returncode == 0, done.stderr[-3000:]
     assert dead.returncode == -signal.SIGKILL, dead.stderr[-3000:]
@@ -66,15 +81,41 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, fmnis
     assert not [p for p in (killed / "checkpoints").iterdir() if p.name.endswith(".tmp")]
     rows_before = len((killed / "csv" / "metrics.csv").read_text().splitlines())
 
-    resumed = run_cli("train.py", *tiny_run(fmnist_root, killed, model), "ckpt_path=last", env=env)
+    resumed = run_cli("train.py", *tiny_run(fmnist_root, killed, model, *extra), "ckpt_path=last", env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "not resumable" not in resumed.stderr  # Lightning's warning for loaders that restart the epoch
-
-    a, b = (torch.load(run / "checkpoints" / "last.ckpt", weights_only=True) for run in (full, killed))
-    assert a["global_step"] == b["global_step"] == 2 * BATCHES_PER_EPOCH * steps_per_batch
-    assert same_tensors(a["state_dict"], b["state_dict"]) == []
-    assert same_tensors({"opt": a["optimizer_states"]}, {"opt": b["optimizer_states"]}) == []
-    for logged in ("metrics.json", "metrics_history.jsonl", "csv/metrics.csv"):
-        assert (full / logged).read_text() == (killed / logged).read_text(), logged
+    assert_same_run(full, killed, steps_per_batch)
     assert len((killed / "csv" / "metrics.csv").read_text().splitlines()) > rows_before
-    assert os.listdir(full / "samples") == os.listdir(killed / "samples")
+    assert (killed / ".hydra" / "resumed" / "overrides.yaml").is_file()  # the original .hydra/config.yaml is kept
+    assert "ckpt_path" not in (killed / ".hydra" / "overrides.yaml").read_text()
+
+
+class CrashAtStep(pl.Callback):
+    def __init__(self, global_step: int) -> None:
+        self.global_step = global_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.global_step:
+            raise RuntimeError("simulated crash")
+
+
+def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root):
+    """The same guarantee for the GAN (manual optimisation, two optimisers), in-process."""
+    from genstyle.cli.train import train
+    from tests.helpers.runs import cheap_cfg
+
+    def cfg(run: Path, *extra: str):
+        overrides = [o for o in tiny_run(fmnist_root, run, "dcgan", "model.monitor=null") if not o.startswith(("hydra.", "data.root", "~callbacks."))]
+        return cheap_cfg(run, fmnist_root, *overrides, "trainer.limit_train_batches=null", *extra)
+
+    train(cfg(tmp_path / "full"))
+    crashed = cfg(tmp_path / "crashed")
+    crash_step = (BATCHES_PER_EPOCH + 5) * 2
+    with open_dict(crashed):
+        crashed.callbacks.crash = {"_target_": f"{__name__}.CrashAtStep", "global_step": crash_step}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(crashed)
+    assert read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.ckpt")["global_step"] == crash_step
+    torch.manual_seed(12345)  # the resumed run must not depend on the RNG state it starts with
+    train(cfg(tmp_path / "crashed", "ckpt_path=last"))
+    assert_same_run(tmp_path / "full", tmp_path / "crashed", 2)

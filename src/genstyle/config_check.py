@@ -19,6 +19,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -275,12 +276,56 @@ except ImportError:  # pragma: no cover - hydra is a dependency; this keeps the 
     _HydraCallback = object
 
 
+# Set by ValidateConfig for a single run: whether its run directory existed before this command
+# (a resume into an existing run). Such a folder is never cleaned up after a failure.
+RUN_DIR_EXISTED: dict[str, bool] = {}
+
+
 class ValidateConfig(_HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): checks the config of a single run before Hydra
-    creates its run directory, so a bad config leaves nothing behind."""
+    creates its run directory, so a bad config leaves nothing behind. When the run directory
+    already holds a run (resuming with ckpt_path=last), Hydra's copies of the new config go to
+    `.hydra/resumed/` so the original `.hydra/config.yaml` is kept."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.hydra_config import HydraConfig
+        from omegaconf import open_dict
 
         HydraConfig.instance().set_config(config)  # lets ${hydra:...} values resolve where they can
         exit_on_bad_config(config)
+        try:
+            run_dir = Path(str(config.hydra.run.dir)).expanduser().resolve()
+        except Exception:
+            return
+        RUN_DIR_EXISTED[str(run_dir)] = run_dir.exists()
+        if not run_dir.exists():
+            exit_on_unwritable(run_dir)
+        subdir = config.hydra.get("output_subdir")
+        if subdir and (run_dir / subdir / "config.yaml").is_file():
+            with open_dict(config.hydra):
+                config.hydra.output_subdir = f"{subdir}/resumed"
+
+
+def exit_on_unwritable(run_dir: Path) -> None:
+    """Fail cleanly when the run directory cannot be created, instead of Hydra's traceback. The
+    probe is a temporary folder in the nearest existing parent, removed at once."""
+    import os
+    import tempfile
+
+    parent = run_dir.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        if not parent.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(parent))
+        os.rmdir(tempfile.mkdtemp(prefix=".genstyle-probe-", dir=parent))
+    except OSError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: hydra.run.dir={run_dir}: the run directory cannot be created ({err.strerror or err} at {parent}). "
+              "Choose a writable folder with hydra.run.dir=... or paths.log_dir=...", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_dir_existed(output_dir: str | Path) -> bool:
+    return RUN_DIR_EXISTED.get(str(Path(output_dir).expanduser().resolve()), False)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import secrets
+import string
 from pathlib import Path
 from typing import Any
 
+from lightning_fabric.loggers.logger import _DummyExperiment
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities import rank_zero_only
@@ -48,9 +51,8 @@ def run_id_for(save_dir: str | os.PathLike) -> str:
         run_id = path.read_text().strip()
         if run_id:
             return run_id
-    import wandb.util
-
-    run_id = wandb.util.generate_id()
+    alphabet = string.ascii_lowercase + string.digits  # the form of W&B's own run ids
+    run_id = "".join(secrets.choice(alphabet) for _ in range(8))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run_id + "\n")
     return run_id
@@ -105,6 +107,16 @@ class ResilientWandbLogger(WandbLogger):
             fallback(self._fallback)
 
     # --- the Logger interface, each call guarded ------------------------------------------------
+
+    @property
+    def experiment(self) -> Any:
+        """The W&B run; after a failure (also when it cannot start) an object that ignores every call."""
+        if self.failure is None:
+            try:
+                return WandbLogger.experiment.fget(self)
+            except Exception as err:  # wandb.init failed: no network, no API key, unwritable folder ...
+                self._fail("starting the run", err)
+        return _DummyExperiment()
 
     @rank_zero_only
     def log_hyperparams(self, params: Any) -> None:

@@ -21,13 +21,24 @@ log = logging.getLogger("genstyle")
 def user_error_in(exc: BaseException) -> BaseException | None:
     """The user-fixable error behind `exc`, looking through wrappers (Hydra's
     InstantiationException, Lightning's re-raises) via the cause/context chain."""
+    from omegaconf.errors import MissingMandatoryValue
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    from genstyle.faults import DISK_ERRNOS
 
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, (GenstyleError, MisconfigurationException)):
             return exc
+        if isinstance(exc, MissingMandatoryValue):  # a `???` value the user did not give
+            key = getattr(exc, "full_key", None) or str(exc).split(":", 1)[-1].split()[0]
+            return GenstyleError(f"{key} is required and was not given; add {key}=<value> to the command.")
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:  # read-only folder, full disk
+            return GenstyleError(
+                f"Could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Choose a writable "
+                "location (out=... or hydra.run.dir=...) or free disk space; no partial file was left behind."
+            )
         exc = exc.__cause__ or exc.__context__
     return None
 

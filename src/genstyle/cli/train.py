@@ -15,10 +15,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.metrics_recorder import scalar_metrics
+from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
-from genstyle.config_check import check_config
+from genstyle.config_check import check_config, run_dir_existed
 from genstyle.errors import GenstyleError
 from genstyle.faults import explain_failure
+from genstyle.models.base import CHECKPOINT_KEY
 from genstyle.sweep.job import is_multirun, run_sweep_job
 
 log = logging.getLogger("genstyle.train")
@@ -41,6 +43,29 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
             "genstyle, or ckpt_path=last together with hydra.run.dir=<the run directory to resume>."
         )
     return str(path)
+
+
+def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
+    """Read the checkpoint with the safe loader and check it fits this run's model, so a foreign,
+    tampered or mismatched file fails with a message instead of deep inside Lightning."""
+    checkpoint = read_checkpoint(ckpt_path)
+    stored = (checkpoint[CHECKPOINT_KEY].get("config") or {}).get("model", {}).get("_target_")
+    wanted = f"{type(model).__module__}.{type(model).__qualname__}"
+    if stored and stored != wanted:
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path} holds a {stored.rsplit('.', 1)[-1]} model but this run builds a "
+            f"{type(model).__qualname__}; resume with the same model=... (and settings) as the run that wrote it."
+        )
+    own = model.state_dict()
+    mismatched = [k for k, v in checkpoint["state_dict"].items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+    missing = [k for k in own if k not in checkpoint["state_dict"]]
+    if mismatched or missing:
+        example = (mismatched or missing)[0]
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path} does not fit this run's {type(model).__qualname__}: {len(mismatched)} tensors differ "
+            f"in shape and {len(missing)} are missing (e.g. {example}). Resume with the model and data settings "
+            "(image size, channels, widths) of the run that wrote it."
+        )
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
@@ -85,6 +110,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check_config(cfg)  # already done before the run dir existed (Hydra callback); sweeps and tests land here
         ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
         datamodule, model, trainer = build(cfg)
+        if ckpt_path is not None:
+            check_resumable(ckpt_path, model)
         datamodule.prepare_data()  # finds (or downloads) the data now: a missing file fails before training
         started = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -94,7 +121,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
-        if not started and is_single_run():
+        if not started and is_single_run() and not run_dir_existed(output_dir):  # never clean up a resumed run's folder
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
         explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
         if explained is not None:
