@@ -64,7 +64,7 @@ def test_sampler_pairs_change_every_epoch_and_cover_the_larger_domain():
     assert len(a0) == 12 and set(a0) == set(range(5))  # the smaller domain is cycled
     sampler.set_epoch(1)
     epoch1 = list(sampler)
-    pairs = lambda batches: {(a, b) for as_, bs in batches for a, b in zip(as_, bs)}  # noqa: E731
+    pairs = lambda batches: {(a, b) for as_, bs in batches for a, b in zip(as_, bs, strict=True)}  # noqa: E731
     assert pairs(epoch0) != pairs(epoch1)
 
 

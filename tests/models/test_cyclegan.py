@@ -130,7 +130,7 @@ def test_image_pool_mixes_history_after_filling():
     assert torch.equal(pool.query(first), first) and len(pool) == 4  # while filling: the new images
     new = torch.arange(100.0, 164.0).view(64, 1, 1, 1)
     out = pool.query(new).flatten().tolist()
-    from_new = sum(v >= 100 and v == n for v, n in zip(out, new.flatten().tolist()))
+    from_new = sum(v >= 100 and v == n for v, n in zip(out, new.flatten().tolist(), strict=True))
     assert 16 < from_new < 48  # about half the new images pass through; the rest come from history
     assert set(out) <= set(range(4)) | set(range(100, 164)) and len(pool) == 4
     assert torch.equal(ImagePool(0).query(new), new)
@@ -175,3 +175,48 @@ def test_configuration_errors():
     assert small_cyclegan(loss="vanilla").adversarial.mode == "non_saturating"
     with pytest.raises(GenstyleError, match="lambda_identity=-1"):
         small_cyclegan(lambda_identity=-1)
+
+
+class ConstantClassifier(nn.Module):
+    """Stands in for the Fashion-MNIST classifier: always answers `label`."""
+
+    def __init__(self, label: int) -> None:
+        super().__init__()
+        self.label = label
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(torch.full((len(x),), self.label), 10).float()
+
+
+def fashion_pair_validation(fmnist_root, tmp_path):
+    import pytorch_lightning as pl
+
+    from genstyle.data import ImageDataModule
+
+    dm = ImageDataModule(dataset="fashion_unpaired", root=str(fmnist_root), download=False, domain_a="sneaker",
+                         domain_b="ankle_boot", num_classes=None, batch_size=8, val_size=8, train_subset=8)  # fmt: skip
+    model = small_cyclegan(28, 1, domain_classes=("sneaker", "ankle_boot"))
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    (result,) = trainer.validate(model, datamodule=dm)
+    return result
+
+
+def test_target_class_fraction_uses_the_fashion_classifier(fmnist_root, tmp_path, monkeypatch):
+    import genstyle.metrics.classifier as classifier
+
+    monkeypatch.setattr(classifier, "load_classifier", lambda path=None: ConstantClassifier(9))  # ankle_boot
+    result = fashion_pair_validation(fmnist_root, tmp_path)
+    assert result["val/target_class_a2b"] == 1.0 and result["val/target_class_b2a"] == 0.0
+
+
+def test_target_class_fraction_skipped_with_a_note_without_classifier(fmnist_root, tmp_path, monkeypatch, caplog):
+    import genstyle.metrics.classifier as classifier
+
+    def missing(path=None):
+        raise GenstyleError("Classifier weights do not exist.")
+
+    monkeypatch.setattr(classifier, "load_classifier", missing)
+    with caplog.at_level("WARNING", logger="genstyle.cyclegan"):
+        result = fashion_pair_validation(fmnist_root, tmp_path)
+    assert "val/target_class_a2b" not in result and "val/cycle_l1_a" in result
+    assert "classifier is unavailable (Classifier weights do not exist.)" in caplog.text

@@ -7,7 +7,11 @@ import torch
 from torch import nn
 
 from genstyle.errors import require
-from genstyle.models.components.translation_layers import check_divisible, init_gan_weights, norm_layer
+from genstyle.models.components.translation_layers import (
+    check_divisible,
+    init_gan_weights,
+    norm_layer,
+)
 
 
 def default_width(image_size: int) -> int:

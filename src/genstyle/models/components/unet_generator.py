@@ -6,7 +6,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genstyle.models.components.translation_layers import check_divisible, init_gan_weights, norm_layer
+from genstyle.models.components.translation_layers import (
+    check_divisible,
+    init_gan_weights,
+    norm_layer,
+)
 
 
 class UnetGenerator(nn.Module):
