@@ -23,7 +23,7 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_classifier.pt"
-TRAIN_COMMAND = "python -m genstyle.metrics.train_classifier --seed 0 --epochs 15"
+TRAIN_COMMAND = "python -m genstyle.metrics.train_classifier --seed 0 --epochs 12"
 FORMAT_VERSION = 1
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -104,10 +104,12 @@ def read_checkpoint(path: str | Path | None = None) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        lines = [line.strip() for line in str(err).splitlines() if "WeightsUnpickler error" in line]
+        reason = lines[0] if lines else str(err).splitlines()[0]
         raise GenstyleError(
             f"Refusing to load classifier weights {path}: the file holds Python objects other than tensors "
-            f"and plain values, which could run code when loaded ({str(err).splitlines()[0]}). Use the file "
-            f"shipped with the project or one written by `{TRAIN_COMMAND}`."
+            f"and plain values, which could run code when loaded ({reason}). Use the file shipped with the "
+            f"project or one written by `{TRAIN_COMMAND}`."
         ) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise GenstyleError(
@@ -130,6 +132,11 @@ def read_checkpoint(path: str | Path | None = None) -> dict[str, Any]:
 def load_classifier(path: str | Path | None = None) -> FashionClassifier:
     """The classifier with the shipped (or given) weights, in eval mode with gradients off."""
     payload = read_checkpoint(path)
+    require(
+        isinstance(payload.get("widths"), (list, tuple)) and isinstance(payload.get("feature_dim"), int),
+        f"Classifier weights {_resolve(path)} lack the architecture entries 'widths' and 'feature_dim'. "
+        f"Retrain with `{TRAIN_COMMAND}`.",
+    )
     model = FashionClassifier(widths=tuple(payload["widths"]), feature_dim=int(payload["feature_dim"]))
     try:
         model.load_state_dict(payload["state_dict"])
