@@ -4,7 +4,12 @@ Fashion-MNIST, one short epoch, no network), and a helper to run the real CLIs."
 from __future__ import annotations
 
 import os
+
+# numpy's BLAS threads spin against the other processes on a loaded CPU (FID's eigvals took
+# seconds instead of milliseconds); torch's own thread count is set below.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -39,7 +44,15 @@ CHEAP = [
     "trainer.enable_progress_bar=false",
     "logger=csv",
     "~callbacks.rich_progress_bar",
+    # Evaluation on by default, as for users, but on a few hundred images (docs/metrics.md).
+    "callbacks.evaluation.num_samples=200",
+    "callbacks.evaluation.latent_samples=64",
+    "metrics.num_real=500",
+    "metrics.min_samples=2",
+    "metrics.kid_subsets=10",
 ]
+# Reference statistics are keyed by the extractor's weights hash, so one cache serves every test.
+FEATURE_CACHE = Path(tempfile.gettempdir()) / f"genstyle-test-feature-cache-{os.getuid()}"
 
 
 def fashion_mnist_dir() -> Path:
@@ -67,6 +80,7 @@ def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
         cfg.paths.output_dir = str(output_dir)
         cfg.paths.log_dir = str(output_dir)
         cfg.paths.data_dir = str(output_dir / "data")
+        cfg.metrics.cache_dir = str(FEATURE_CACHE)
     return cfg
 
 
@@ -89,3 +103,30 @@ def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None =
         [sys.executable, str(ROOT / script), *args],
         cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def write_classifier_weights(path: Path, seed: int) -> Path:
+    """A randomly initialised metric classifier in the shipped file format (a different seed gives
+    different weights, hence a different sha256)."""
+    from genstyle.metrics.classifier import FashionClassifier
+    from genstyle.metrics.train_classifier import TrainConfig, save_weights
+
+    torch.manual_seed(seed)
+    save_weights(FashionClassifier().eval(), path, TrainConfig(seed=seed, epochs=1), test_accuracy=0.0, threads=1)
+    return path
+
+
+@pytest.fixture(scope="session")
+def classifier_weights(tmp_path_factory) -> str:
+    """The shipped classifier weights when present, otherwise a random classifier (same format)."""
+    from genstyle.metrics.classifier import WEIGHTS_PATH
+
+    if WEIGHTS_PATH.is_file():
+        return str(WEIGHTS_PATH)
+    return str(write_classifier_weights(tmp_path_factory.mktemp("classifier") / "random.pt", seed=0))
+
+
+@pytest.fixture
+def random_classifier_weights(tmp_path: Path):
+    """`random_classifier_weights(seed)` -> path of a random classifier's weights file."""
+    return lambda seed: str(write_classifier_weights(tmp_path / f"classifier_{seed}.pt", seed))

@@ -14,7 +14,9 @@ from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.metrics.extractor import ImageTensorDataset
-from genstyle.metrics.fidelity import FidelitySettings, fid, kid, kid_subset_size
+from torch_fidelity.metric_prc import prc_features_to_metric
+
+from genstyle.metrics.fidelity import FidelitySettings, fid, kid, kid_subset_size, knn_radii, precision_recall
 from genstyle.metrics.reference import compute_reference, reference_protocol
 from genstyle.metrics.suite import evaluate_features
 
@@ -86,6 +88,17 @@ def test_metrics_equal_torch_fidelity_on_the_same_images(backend, real, classifi
     }
     for ours_key, their_key in pairs.items():
         assert ours[ours_key] == pytest.approx(theirs[their_key], rel=1e-6, abs=1e-12), ours_key
+
+
+def test_precision_recall_with_cached_radii_equals_torch_fidelity():
+    g = torch.Generator().manual_seed(5)
+    fake, real = torch.rand(700, 16, generator=g), torch.rand(900, 16, generator=g) * 1.2
+    settings = FidelitySettings(prc_batch_size=256)
+    plain = precision_recall(fake, real, settings)  # torch-fidelity's prc_features_to_metric
+    cached = precision_recall(fake, real, settings, real_radii=knn_radii(real, 3, 256))
+    full = prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    assert cached == plain and cached["precision"] == full["precision"] and cached["recall"] == full["recall"]
+    assert 0 < cached["precision"] < 1 and 0 < cached["recall"] < 1
 
 
 def test_kid_subset_adapts_to_small_samples_and_says_so():

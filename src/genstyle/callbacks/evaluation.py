@@ -93,7 +93,7 @@ class Evaluation(pl.Callback):
         self,
         dirpath: str,
         metrics: dict | DictConfig,
-        num_samples: int = 5000,
+        num_samples: int = 2000,
         every_n_epochs: int = 1,
         seed: int = 0,
         batch_size: int = 500,
@@ -101,6 +101,7 @@ class Evaluation(pl.Callback):
         latent_samples: int = 2000,
         fid_spread_window: int = 5,
         grid_samples: int = 64,
+        kid_subsets: int | None = None,
     ) -> None:
         metrics = OmegaConf.to_container(metrics, resolve=True) if isinstance(metrics, DictConfig) else dict(metrics)
         require(num_samples > 0, f"callbacks.evaluation.num_samples={num_samples} must be > 0.")
@@ -116,6 +117,8 @@ class Evaluation(pl.Callback):
         self.dirpath, self.metrics_cfg = Path(dirpath), metrics
         self.num_samples, self.every_n_epochs, self.seed, self.batch_size = num_samples, every_n_epochs, seed, batch_size
         self.reference_split, self.latent_samples, self.grid_samples = reference_split, latent_samples, grid_samples
+        if kid_subsets is not None:  # fewer KID subsets during training: same estimator, noisier kid_std
+            metrics["kid_subsets"] = int(kid_subsets)
         self.settings = metric_settings(metrics)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
@@ -157,6 +160,7 @@ class Evaluation(pl.Callback):
             channels=channels,
             num_real=m.get("num_real"),
             subset_seed=int(m.get("subset_seed", 0)),
+            prc_neighborhood=int(m.get("prc_neighborhood", 3)),
             cache_dir=m.get("cache_dir"),
         )
         log.info(

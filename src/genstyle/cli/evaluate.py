@@ -129,7 +129,7 @@ def build_reference(cfg: DictConfig, backend, ref: Reference, channels: int, siz
         loader = lambda: dataset_images(ref.name, ref.split, cfg.data_root, cfg.paths.data_dir, size, channels)  # noqa: E731
         return load_or_compute_reference(
             backend, loader, dataset=ref.name, split=ref.split, image_size=size, channels=channels,
-            num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=m.cache_dir,
+            num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=m.cache_dir, prc_neighborhood=int(m.prc_neighborhood),
         )
     images, notes = load_folder(Path(ref.name), channels, size, bool(cfg.resize), "reference")
     ref.notes.extend(notes)
@@ -137,7 +137,7 @@ def build_reference(cfg: DictConfig, backend, ref: Reference, channels: int, siz
     # A folder can change between runs, so its features are not cached.
     return load_or_compute_reference(
         backend, lambda: images, dataset=f"folder:{ref.name}", split="all", image_size=size, channels=channels,
-        num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=None,
+        num_real=m.num_real, subset_seed=int(m.subset_seed), cache_dir=None, prc_neighborhood=int(m.prc_neighborhood),
     )
 
 

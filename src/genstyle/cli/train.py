@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from genstyle.callbacks.evaluation import check_monitor_source
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
@@ -75,6 +76,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     model = hydra.utils.instantiate(cfg.model)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = instantiate_group(cfg.get("callbacks"))
+    check_monitor_source(getattr(model, "monitor", None), callbacks)
     loggers = instantiate_group(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:

@@ -18,7 +18,7 @@ import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
-from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, calc_cdist_part, prc_features_to_metric
 
 from genstyle.errors import GenstyleError, require
 
@@ -103,15 +103,42 @@ def inception_score(logits_fake: torch.Tensor, settings: FidelitySettings) -> di
     return {"is_mean": out[KEY_METRIC_ISC_MEAN], "is_std": out[KEY_METRIC_ISC_STD]}
 
 
-def precision_recall(features_fake: torch.Tensor, features_real: torch.Tensor, settings: FidelitySettings) -> dict[str, float]:
+def knn_radii(features: torch.Tensor, k: int, batch_size: int) -> torch.Tensor:
+    """Distance of each point to its k-th nearest neighbour in its own set, `(N,)`: the radius of
+    its ball in the precision/recall manifold. Computed as torch-fidelity's
+    `calculate_precision_recall_part` does (its `calc_cdist_part`, `kthvalue(k + 1)`)."""
+    features = as_float32(features)
+    return torch.cat([calc_cdist_part(chunk, features, batch_size).kthvalue(k + 1).values for chunk in features.split(batch_size)])
+
+
+def precision_recall(
+    features_fake: torch.Tensor,
+    features_real: torch.Tensor,
+    settings: FidelitySettings,
+    real_radii: torch.Tensor | None = None,
+) -> dict[str, float]:
+    """Improved precision/recall (Kynkaanniemi et al. 2019), k = `settings.prc_neighborhood`.
+
+    Without `real_radii` this is torch-fidelity's `prc_features_to_metric` (chunked variant).
+    With the reference's radii cached (`knn_radii` of the real features, which depend on the
+    reference only) the real-vs-real distance matrix, the largest part of the cost, is skipped;
+    the remaining steps are those of `calculate_precision_recall_part`, line for line, and the
+    result is identical (tests/metrics/test_fidelity.py checks it against torch-fidelity).
+    """
     fake, real = as_float32(features_fake), as_float32(features_real)
-    k = settings.prc_neighborhood
+    k, batch = settings.prc_neighborhood, settings.prc_batch_size
     require(
         len(fake) > k and len(real) > k,
         f"Precision/recall with a {k}-nearest-neighbour radius needs more than {k} images per set, got {len(fake)} and {len(real)}.",
     )
-    # save_cpu_ram selects torch-fidelity's chunked variant: same result, bounded memory.
-    out = prc_features_to_metric(
-        fake, real, prc_neighborhood=k, prc_batch_size=settings.prc_batch_size, save_cpu_ram=True, verbose=False
-    )
-    return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
+    if real_radii is None:
+        # save_cpu_ram selects torch-fidelity's chunked variant: same result, bounded memory.
+        out = prc_features_to_metric(fake, real, prc_neighborhood=k, prc_batch_size=batch, save_cpu_ram=True, verbose=False)
+        return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
+    require(real_radii.shape == (len(real),), f"real_radii must be ({len(real)},), got {tuple(real_radii.shape)}.")
+    fake_radii = knn_radii(fake, k, batch)
+    # Recall: is each real sample inside some generated sample's ball?
+    recall = torch.cat([(calc_cdist_part(chunk, fake, batch) <= fake_radii).any(dim=1).float() for chunk in real.split(batch)])
+    # Precision: is each generated sample inside some real sample's ball?
+    precision = torch.cat([(calc_cdist_part(chunk, real, batch) <= real_radii).any(dim=1).float() for chunk in fake.split(batch)])
+    return {"precision": precision.mean().item(), "recall": recall.mean().item()}

@@ -22,10 +22,11 @@ import torch
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.classes import class_histogram
-from genstyle.metrics.fidelity import fid_statistics
+from genstyle.metrics.fidelity import fid_statistics, knn_radii
 
 log = logging.getLogger("genstyle.metrics")
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
+PRC_BATCH = 2000
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ReferenceStats:
     mu: torch.Tensor
     sigma: torch.Tensor
     class_counts: torch.Tensor
+    prc_radii: torch.Tensor  # (N,) k-th nearest-neighbour distances among the real features
     path: Path | None = None
     from_cache: bool = False
 
@@ -50,7 +52,8 @@ class ReferenceStats:
 
 
 def reference_protocol(
-    backend: FeatureBackend, dataset: str, split: str, image_size: int, channels: int, num_real: int | None, subset_seed: int
+    backend: FeatureBackend, dataset: str, split: str, image_size: int, channels: int, num_real: int | None, subset_seed: int,
+    prc_neighborhood: int = 3,
 ) -> dict:
     return {
         "dataset": dataset,
@@ -61,6 +64,7 @@ def reference_protocol(
         "channels": int(channels),
         "num_real": None if num_real is None else int(num_real),
         "subset_seed": int(subset_seed),
+        "prc_neighborhood": int(prc_neighborhood),
         "format_version": CACHE_FORMAT_VERSION,
     }
 
@@ -96,6 +100,7 @@ def compute_reference(backend: FeatureBackend, images: torch.Tensor, protocol: d
         mu=torch.from_numpy(stats["mu"]),
         sigma=torch.from_numpy(stats["sigma"]),
         class_counts=class_histogram(out["logits"]),
+        prc_radii=knn_radii(features, protocol["prc_neighborhood"], PRC_BATCH),
     )
 
 
@@ -107,6 +112,7 @@ def _save(ref: ReferenceStats, path: Path) -> None:
         "mu": ref.mu,
         "sigma": ref.sigma,
         "class_counts": ref.class_counts,
+        "prc_radii": ref.prc_radii,
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
@@ -124,7 +130,9 @@ def _load(path: Path, protocol: dict) -> ReferenceStats | None:
     if any(stored.get(k) != v for k, v in expected.items()):
         log.warning("Reference cache %s was written for another protocol; recomputing.", path)
         return None
-    return ReferenceStats(stored, payload["features"], payload["mu"], payload["sigma"], payload["class_counts"], path, True)
+    return ReferenceStats(
+        stored, payload["features"], payload["mu"], payload["sigma"], payload["class_counts"], payload["prc_radii"], path, True
+    )
 
 
 def load_or_compute_reference(
@@ -138,11 +146,12 @@ def load_or_compute_reference(
     num_real: int | None = None,
     subset_seed: int = 0,
     cache_dir: str | Path | None = None,
+    prc_neighborhood: int = 3,
 ) -> ReferenceStats:
     """Cached reference statistics; `load_images()` (uint8 `(N, C, H, W)`) runs only on a miss.
 
     `cache_dir=None` disables the cache (e.g. for a reference folder that may change)."""
-    protocol = reference_protocol(backend, dataset, split, image_size, channels, num_real, subset_seed)
+    protocol = reference_protocol(backend, dataset, split, image_size, channels, num_real, subset_seed, prc_neighborhood)
     path = cache_path(Path(cache_dir).expanduser(), protocol) if cache_dir is not None else None
     if path is not None and path.is_file():
         ref = _load(path, protocol)

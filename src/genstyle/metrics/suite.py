@@ -64,7 +64,8 @@ def evaluate_features(
     metrics.update(kid(fake["features"], reference.features, settings))
     subset_size = int(metrics.pop("kid_subset_size"))  # protocol, not a metric
     metrics.update(inception_score(fake["logits"], settings))
-    metrics.update(precision_recall(fake["features"], reference.features, settings))
+    radii = reference.prc_radii if reference.protocol.get("prc_neighborhood") == settings.prc_neighborhood else None
+    metrics.update(precision_recall(fake["features"], reference.features, settings, real_radii=radii))
     counts = class_histogram(fake["logits"], len(reference.class_counts))
     metrics["class_kl"] = class_kl(counts, reference.class_counts)
     metrics["modes_covered"] = float(modes_covered(counts, mode_min_share))

@@ -1,0 +1,100 @@
+"""evaluate.py on checkpoints and folders: right numbers, eval.json, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from genstyle.cli.common import CONFIG_DIR
+from genstyle.cli.evaluate import evaluate
+from genstyle.cli.train import train
+from genstyle.data.sources import load_fashion_mnist
+from genstyle.errors import GenstyleError
+from genstyle.images import save_png
+
+CHEAP_EVAL = ["metrics.num_real=500", "metrics.kid_subsets=10", "metrics.min_samples=100"]
+
+
+@pytest.fixture
+def eval_cfg(tmp_path, fmnist_root, classifier_weights):
+    from tests.conftest import FEATURE_CACHE
+
+    def _make(*overrides: str):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose("evaluate", overrides=[*CHEAP_EVAL, f"data_root={fmnist_root}",
+                                                 f"metrics.classifier_weights={classifier_weights}", *overrides],
+                          return_hydra_config=True)
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]
+            cfg.paths.root_dir = str(tmp_path)
+            cfg.paths.data_dir = str(tmp_path / "data")
+            cfg.metrics.cache_dir = str(FEATURE_CACHE)
+        return cfg
+
+    yield _make
+    GlobalHydra.instance().clear()
+
+
+def write_pngs(folder: Path, images: torch.Tensor) -> Path:
+    for i, image in enumerate(images):
+        save_png(image, folder / f"{i:04d}.png")
+    return folder
+
+
+def test_folder_of_real_images_scores_far_better_than_noise(tmp_path, fmnist_root, eval_cfg):
+    real = load_fashion_mnist("train", str(fmnist_root), download=False).images[:300]
+    noise = torch.randint(0, 256, real.shape, generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    good = evaluate(eval_cfg(f"generated={write_pngs(tmp_path / 'real', real)}", "reference=fashion_mnist:test"))
+    bad = evaluate(eval_cfg(f"generated={write_pngs(tmp_path / 'noise', noise)}", "reference=fashion_mnist:test"))
+    assert good["metrics"]["fid"] < 0.1 * bad["metrics"]["fid"]
+    assert good["protocol"]["num_fake"] == 300 and good["protocol"]["num_real"] == 500
+    assert json.loads((tmp_path / "real_eval.json").read_text())["metrics"]["fid"] == good["metrics"]["fid"]
+    # Folder against folder: a set against itself has FID 0.
+    same = evaluate(eval_cfg(f"generated={tmp_path / 'real'}", f"reference={tmp_path / 'real'}", "metrics.num_real=null"))
+    assert abs(same["metrics"]["fid"]) < 1e-6
+
+
+def test_bad_folders_get_clear_errors_or_stated_adjustments(tmp_path, eval_cfg):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GenstyleError, match="holds no images"):
+        evaluate(eval_cfg(f"generated={tmp_path / 'empty'}", "reference=fashion_mnist:test"))
+    images = torch.randint(0, 256, (120, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    mixed = write_pngs(tmp_path / "mixed", images)
+    save_png(torch.zeros(1, 32, 32, dtype=torch.uint8), mixed / "big.png")
+    with pytest.raises(GenstyleError, match="mixed sizes: 1 of 32x32.*resize=true"):
+        evaluate(eval_cfg(f"generated={mixed}", "reference=fashion_mnist:test"))
+    adjusted = evaluate(eval_cfg(f"generated={mixed}", "reference=fashion_mnist:test", "resize=true"))
+    assert any("resized 1 images" in n for n in adjusted["notes"]) and adjusted["protocol"]["num_fake"] == 121
+    few = write_pngs(tmp_path / "few", images[:50])
+    with pytest.raises(GenstyleError, match="fewer than metrics.min_samples=100"):
+        evaluate(eval_cfg(f"generated={few}", "reference=fashion_mnist:test"))
+    with pytest.raises(GenstyleError, match="expected <dataset>:<split>"):
+        evaluate(eval_cfg(f"generated={few}", "reference=fashion_mnist:validation"))
+
+
+def test_checkpoint_evaluation_writes_eval_json_beside_it(make_cfg, classifier_weights, eval_cfg):
+    cfg = make_cfg("model=vae", f"metrics.classifier_weights={classifier_weights}")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    out = evaluate(eval_cfg(f"ckpt_path={ckpt}", "num_samples=200", "latent_samples=100"))
+    assert {"fid", "kid_mean", "is_mean", "precision", "recall", "class_kl", "modes_covered", "kl", "active_units"} <= set(out["metrics"])
+    assert out["protocol"]["reference"] == "fashion_mnist:test" and out["protocol"]["family"] == "vae"
+    assert json.loads((ckpt.parent / "eval.json").read_text())["protocol"]["num_fake"] == 200
+
+
+@pytest.mark.slow  # a subprocess: ~20 s of imports on a shared CPU
+def test_wrong_kind_of_checkpoint_is_refused_by_the_cli(tmp_path, classifier_weights):
+    from tests.conftest import run_cli
+
+    result = run_cli("evaluate.py", f"ckpt_path={classifier_weights}", "num_samples=100", "metrics.min_samples=2")
+    assert result.returncode == 2, result.stderr
+    assert "not a genstyle checkpoint" in result.stderr and "Traceback" not in result.stderr
