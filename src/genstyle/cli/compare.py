@@ -13,7 +13,7 @@ from pathlib import Path
 from genstyle.cli.common import report_user_errors
 from genstyle.errors import GenstyleError
 from genstyle.report.html import render
-from genstyle.report.plots import curve_keys, plot_curves, plot_final, slug
+from genstyle.report.plots import curve_keys, headline_keys, plot_curves, plot_final, slug
 from genstyle.report.runs import find_runs, metric_keys
 
 
@@ -30,7 +30,7 @@ def build_report(paths: list[Path], out: Path, title: str) -> Path:
     keys = metric_keys(runs)
     out.mkdir(parents=True, exist_ok=True)
     plots = [plot_curves(runs, key, out / f"curve_{slug(key)}.png") for key in curve_keys(runs)]
-    plots += [plot_final(runs, key, out / f"final_{slug(key)}.png") for key in keys if key.split("/", 1)[0] in ("val", "test")]
+    plots += [plot_final(runs, key, out / f"final_{slug(key)}.png") for key in headline_keys(keys)]
     report = out / "report.html"
     report.write_text(render(runs, keys, plots, paths, title), encoding="utf-8")
     return report

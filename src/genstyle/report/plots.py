@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from genstyle.report.runs import Run, configurations, curve, mean_std  # noqa: E402
+from genstyle.report.runs import Run, configurations, curve, mean_std, rank_keys  # noqa: E402
 
 
 def slug(key: str) -> str:
@@ -23,7 +23,15 @@ def curve_keys(runs: list[Run]) -> list[str]:
     """Metrics with at least two epochs in some run (a single point is no curve)."""
     keys = {k for r in runs for row in r.history for k in row if "/" in k and not k.endswith("_step")}
     keys = {k for k in keys if not (k.endswith("_epoch") and k[: -len("_epoch")] in keys)}
-    return sorted(k for k in keys if any(len(curve(r, k)[0]) > 1 for r in runs))
+    return rank_keys([k for k in keys if any(len(curve(r, k)[0]) > 1 for r in runs)])
+
+
+# Final-value bar charts for the headline numbers only (every metric is in the tables and curves).
+HEADLINE = ("val/fid", "val/kid_mean", "val/precision", "val/recall", "val/is_mean", "val/class_kl", "val/loss", "test/loss")
+
+
+def headline_keys(keys: list[str]) -> list[str]:
+    return [k for k in HEADLINE if k in keys]
 
 
 def plot_curves(runs: list[Run], key: str, path: Path) -> Path:

@@ -127,6 +127,10 @@ def metric_keys(runs: list[Run]) -> list[str]:
     """Epoch-level metric names, most telling first (val/, test/, train/, stability/, rest)."""
     keys = {k for r in runs for k in r.metrics if not k.endswith("_step") and "/" in k}
     keys = {k for k in keys if not (k.endswith("_epoch") and k[: -len("_epoch")] in keys)}  # Lightning's duplicate
+    return rank_keys(keys)
+
+
+def rank_keys(keys) -> list[str]:
     rank = {"val": 0, "test": 1, "train": 2, "stability": 3}
     return sorted(keys, key=lambda k: (rank.get(k.split("/", 1)[0], 4), k != "val/fid", k))
 
