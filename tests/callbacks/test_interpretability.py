@@ -68,7 +68,7 @@ def test_same_class_pairs():
     labels = torch.tensor([0, 1, 0, 2, 1, 0, 3])
     starts, ends = same_class_pairs(labels, 5)
     assert starts == [0, 1] and ends == [2, 4]
-    assert all(labels[a] == labels[b] for a, b in zip(starts, ends))
+    assert all(labels[a] == labels[b] for a, b in zip(starts, ends, strict=True))
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ class InterpretabilityViews(pl.Callback):
             grid = interpret.interpolation(model, images[starts], images[ends], pair_labels, self.steps)
             path = save_grid(grid, self.dirpath / "interpolation.png", nrow=self.steps + 2)
             out["interpolation"] = (path, "rows: real image, posterior-mean interpolation, real image")
-            facts["interpolation"] = {"pairs": [[a, b] for a, b in zip(starts, ends)], "steps": self.steps}
+            facts["interpolation"] = {"pairs": [[a, b] for a, b in zip(starts, ends, strict=True)], "steps": self.steps}
         kl = interpret.kl_per_dimension(model, images, labels)
         dims = interpret.top_kl_dims(kl, self.num_dims)
         values = torch.linspace(-3, 3, 9)
