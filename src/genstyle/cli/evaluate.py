@@ -172,17 +172,25 @@ def evaluate(cfg: DictConfig) -> dict:
         out_path = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "eval.json"
         source = {"ckpt_path": str(Path(cfg.ckpt_path).expanduser().resolve()), "seed": int(cfg.seed), "family": model.family}
     else:
-        folder = Path(cfg.generated).expanduser().resolve()
-        require(folder.is_dir(), f"generated={cfg.generated} is not a folder of images.")
         require(cfg.reference, "generated=... needs reference=<dataset>:<split> (e.g. fashion_mnist:test) or reference=<folder>.")
         ref = parse_reference(cfg.reference)
         channels, size = DATASET_SHAPES[ref.name] if ref.kind == "dataset" else folder_shape(Path(ref.name))
         backend = build_backend(m["extractor"], channels, size, m["inception_weights"], m["classifier_weights"], cfg.device)
-        images, notes = load_folder(folder, channels, size, bool(cfg.resize), "generated")
-        check_min_samples(len(images), cfg, f"generated={folder}")
+        generated = parse_reference(str(cfg.generated))
+        if generated.kind == "dataset":
+            # Real images in place of samples (calibration, e.g. train vs test): a seeded subset of num_samples.
+            from genstyle.metrics.reference import select_subset
+
+            split = dataset_images(generated.name, generated.split, cfg.data_root, cfg.paths.data_dir, size, channels)
+            images = select_subset(split, min(int(cfg.num_samples), len(split)), int(cfg.seed), generated.label)
+            out_path = Path(cfg.out) if cfg.out else Path.cwd() / f"{generated.name}_{generated.split}_eval.json"
+        else:
+            folder = Path(generated.name)
+            images, notes = load_folder(folder, channels, size, bool(cfg.resize), "generated")
+            out_path = Path(cfg.out) if cfg.out else folder.parent / f"{folder.name}_eval.json"
+        check_min_samples(len(images), cfg, f"generated={cfg.generated}")
         reference = build_reference(cfg, backend, ref, channels, size)
-        out_path = Path(cfg.out) if cfg.out else folder.parent / f"{folder.name}_eval.json"
-        source = {"generated": str(folder)}
+        source = {"generated": generated.label, "seed": int(cfg.seed)}
     result = evaluate_features(
         backend(images), reference, metric_settings(m), mode_min_share=float(m["mode_min_share"]), min_samples=int(m["min_samples"])
     )
