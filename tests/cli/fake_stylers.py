@@ -24,6 +24,29 @@ class FakeTranslator(GenerativeModule):
         return -x * self.scale if direction == "a2b" else x * self.scale
 
 
+class FakeConditionalStylizer(GenerativeModule):
+    """A cvae-like stylize(content, style, content_labels, style_labels): the result's intensity
+    is content class / 10 - style class / 100, so tests can read the classes it received."""
+
+    family = "cvae"
+
+    def __init__(self, image_shape: tuple[int, int, int]) -> None:
+        super().__init__(tuple(image_shape), num_classes=3)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    @property
+    def is_conditional(self) -> bool:
+        return True
+
+    def class_names(self) -> list[str]:
+        return ["zero", "one", "two"]
+
+    def stylize(self, content, style, content_labels=None, style_labels=None):
+        assert content_labels is not None and style_labels is not None, "the test passes both"
+        value = content_labels.float() / 10 - style_labels.float() / 100
+        return value[:, None, None, None].expand_as(content) * self.scale
+
+
 class FakeSampler(GenerativeModule):
     """Samples only: stylize.py must refuse it and name the models that can stylize."""
 

@@ -21,7 +21,12 @@ from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
-from tests.cli.fake_stylers import FakeSampler, FakeTranslator, write_checkpoint
+from tests.cli.fake_stylers import (
+    FakeConditionalStylizer,
+    FakeSampler,
+    FakeTranslator,
+    write_checkpoint,
+)
 from tests.conftest import compose_train, run_cli
 
 
@@ -154,3 +159,18 @@ def test_model_that_cannot_stylize_names_those_that_can(images, tmp_path):
         stylize(make(f"ckpt_path={ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}"))
     assert all(name in str(info.value) for name in ("style_swap", "cvae", "cyclegan"))
     assert not (tmp_path / "r.png").exists()
+
+
+def test_conditional_model_takes_class_names_or_indices(images, tmp_path):
+    ckpt = write_checkpoint(FakeConditionalStylizer, tmp_path / "cvae.ckpt")
+    args = [f"ckpt_path={ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}"]
+    stylize(make(*args, f"out={tmp_path / 'r.png'}", "content_labels=two", "style_labels=1"))
+    expected = to_uint8(torch.tensor(2 / 10 - 1 / 100))  # the fake encodes the classes it received
+    assert (gray(tmp_path / "r.png") == expected).all()
+    with pytest.raises(GenstyleError, match="'four' is not a class of this model.*zero, one, two"):
+        stylize(make(*args, f"out={tmp_path / 'x.png'}", "content_labels=four", "style_labels=1"))
+
+
+def test_class_labels_for_a_model_without_classes_are_an_error(style_swap_ckpt, images, tmp_path):
+    with pytest.raises(GenstyleError, match="content_labels=3 is for class-conditional models"):
+        stylize(make(f"ckpt_path={style_swap_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}", "content_labels=3"))

@@ -11,6 +11,9 @@ through `model.stylize(content, style)`, translation models (`cyclegan`) through
   always the model's size. An image whose colour count differs from the model's (a colour photo
   for a grayscale model, or the reverse) is an error unless `convert_channels=true`, which converts
   colour to luminance (ITU-R 601-2) or repeats the gray channel three times.
+- Conditional models (`cvae`) take the content image's class from `content_labels=` (a class
+  name or index, applied to every content image) and the style image's from `style_labels=`;
+  without them the model classifies the images itself.
 - `panel=true` writes content | style | result side by side (content | result when translating).
 - Nothing the user has is overwritten: an existing output file is an error unless `overwrite=true`,
   and every input is read and checked before anything is written.
@@ -18,6 +21,7 @@ through `model.stylize(content, style)`, translation models (`cyclegan`) through
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import hydra
@@ -121,14 +125,38 @@ def output_paths(files: list[Path], content: Path, is_folder: bool, out: Path, o
     return targets
 
 
-def run_model(model: GenerativeModule, mode: str, content: torch.Tensor, style: torch.Tensor | None, direction: str | None) -> torch.Tensor:
-    """`(N, C, H, W)` results in [-1, 1], in batches of BATCH."""
+def class_index(value: int | str | None, key: str, model: GenerativeModule) -> int | None:
+    """A class given by index or name -> its index, for conditional models' `stylize`."""
+    if value is None:
+        return None
+    require(
+        "content_labels" in inspect.signature(model.stylize).parameters,
+        f"{key}={value} is for class-conditional models (cvae); this {model.family} model takes no classes. Drop {key}=.",
+    )
+    names = list(model.class_names()) if callable(getattr(model, "class_names", None)) else []
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (model.num_classes or 0):
+        return value
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    raise GenstyleError(
+        f"{key}={value!r} is not a class of this model; use an index 0..{(model.num_classes or 1) - 1}"
+        + (f" or a name: {', '.join(names)}." if names else ".")
+    )
+
+
+def run_model(
+    model: GenerativeModule, mode: str, content: torch.Tensor, style: torch.Tensor | None, direction: str | None,
+    labels: dict[str, int] | None = None,
+) -> torch.Tensor:
+    """`(N, C, H, W)` results in [-1, 1], in batches of BATCH. `labels` (conditional models):
+    `content_labels` / `style_labels` class indices applied to every image."""
     results = []
     with torch.no_grad():
         for chunk in content.split(BATCH):
             chunk = chunk.to(model.device)
             if mode == "stylize":
-                out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1))
+                extra = {k: torch.full((len(chunk),), v, dtype=torch.long, device=model.device) for k, v in (labels or {}).items()}
+                out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1), **extra)
             else:
                 out = model.translate(chunk, direction)
             require(
@@ -152,6 +180,13 @@ def stylize(cfg: DictConfig) -> list[Path]:
         require(cfg.style is None, f"style= is not used by translation models ({model.family} translates between its two training domains); drop style= and give direction=a2b or b2a.")
         require(cfg.direction in DIRECTIONS, f"direction={cfg.direction} must be one of {', '.join(DIRECTIONS)} for this {model.family} model (a2b: domain A to domain B).")
 
+    labels = {}
+    for key in ("content_labels", "style_labels"):
+        index = class_index(cfg.get(key), key, model)
+        if index is not None:
+            require(mode == "stylize", f"{key}= is for class-conditional models (cvae), not for translation models.")
+            labels[key] = index
+
     content = Path(cfg.content).expanduser()
     out = Path(cfg.out).expanduser()
     files, is_folder = content_files(content)
@@ -160,7 +195,7 @@ def stylize(cfg: DictConfig) -> list[Path]:
     images = torch.stack([load_image(f, "content", model.image_shape, cfg.convert_channels) for f in files])
     style = load_image(style_path, "style", model.image_shape, cfg.convert_channels)[None] if mode == "stylize" else None
 
-    results = run_model(model, mode, images, style, cfg.direction)
+    results = run_model(model, mode, images, style, cfg.direction, labels)
     for i, target in enumerate(targets):
         if cfg.panel:
             row = [images[i], *([style[0]] if style is not None else []), results[i]]
