@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from genstyle.errors import GenstyleError
 from genstyle.metrics.backends import CLASSIFIER, INCEPTION, build_backend, choose_backend
 from genstyle.metrics.classes import class_histogram, class_kl, modes_covered
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
-from genstyle.errors import GenstyleError
 
 
 def test_class_kl_and_modes():

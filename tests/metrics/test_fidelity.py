@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch_fidelity
+from torch_fidelity.metric_prc import prc_features_to_metric
 from torchvision.transforms.functional import gaussian_blur
 
 import genstyle.metrics  # noqa: F401  registers fmnist-classifier with torch-fidelity
@@ -14,9 +15,14 @@ from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.metrics.extractor import ImageTensorDataset
-from torch_fidelity.metric_prc import prc_features_to_metric
-
-from genstyle.metrics.fidelity import FidelitySettings, fid, kid, kid_subset_size, knn_radii, precision_recall
+from genstyle.metrics.fidelity import (
+    FidelitySettings,
+    fid,
+    kid,
+    kid_subset_size,
+    knn_radii,
+    precision_recall,
+)
 from genstyle.metrics.reference import compute_reference, reference_protocol
 from genstyle.metrics.suite import evaluate_features
 
@@ -65,8 +71,8 @@ def test_fid_rises_monotonically_with_noise_and_blur(backend, real):
     noise = torch.randn(clean.shape, generator=g)
     noisy = [fid(backend(to_uint8(clean + s * noise))["features"], reference) for s in (0.0, 0.15, 0.4, 0.8)]
     blurred = [fid(backend(to_uint8(gaussian_blur(clean, 7, s)))["features"], reference) for s in (0.5, 1.0, 2.0)]
-    assert all(a < b for a, b in zip(noisy, noisy[1:])), noisy
-    assert all(a < b for a, b in zip(blurred, blurred[1:])), blurred
+    assert all(a < b for a, b in zip(noisy, noisy[1:], strict=False)), noisy
+    assert all(a < b for a, b in zip(blurred, blurred[1:], strict=False)), blurred
 
 
 def test_metrics_equal_torch_fidelity_on_the_same_images(backend, real, classifier_weights):

@@ -247,7 +247,7 @@ class Evaluation(pl.Callback):
     def _report(self, trainer: pl.Trainer, images: torch.Tensor, result: EvalResult, logged: dict, epoch: int) -> None:
         names = self._class_names(trainer, len(result.class_counts))
         ref_counts = self.reference.class_counts
-        counts = {n: int(c) for n, c in zip(names, result.class_counts)}
+        counts = {n: int(c) for n, c in zip(names, result.class_counts, strict=False)}
         row = {"epoch": epoch, "step": trainer.global_step, **{k: float(v) for k, v in logged.items()}}
         self.history.append(row)
         payload = {
@@ -257,7 +257,7 @@ class Evaluation(pl.Callback):
             "protocol": result.protocol,
             "notes": result.notes,
             "class_counts": counts,
-            "reference_class_counts": {n: int(c) for n, c in zip(names, ref_counts)},
+            "reference_class_counts": {n: int(c) for n, c in zip(names, ref_counts, strict=False)},
             "seconds": round(self.last_seconds, 3),
             "history": self.history,
         }
@@ -286,7 +286,7 @@ class Evaluation(pl.Callback):
             total, ref_total = max(1, int(result.class_counts.sum())), max(1, int(ref_counts.sum()))
             rows = [
                 [name, int(c), int(c) / total, int(r) / ref_total]
-                for name, c, r in zip(names, result.class_counts, ref_counts)
+                for name, c, r in zip(names, result.class_counts, ref_counts, strict=False)
             ]
             logger.log_table(key="val/class_counts", columns=["class", "count", "share", "reference_share"],
                              data=rows, step=trainer.global_step)
