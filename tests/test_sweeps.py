@@ -162,3 +162,16 @@ def test_slurm_launcher_starts_one_task_per_gpu_with_srun(tmp_path: Path, monkey
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "#SBATCH --partition=gpu"):
         assert line in script
     assert "\nsrun " in script
+
+
+def test_restart_skips_only_an_unchanged_job() -> None:
+    from genstyle.sweep.job import config_digest, finished_before
+
+    cfg = OmegaConf.create({"seed": 1, "model": {"lr": 0.001}})
+    digest = config_digest(cfg)
+    done = {"overrides": ["seed=1"], "config_sha256": digest}
+    assert finished_before(done, ["seed=1"], digest)
+    assert not finished_before(done, ["seed=2"], digest)  # another job
+    cfg.model.lr = 0.002  # a default edited in conf/ since the job finished
+    assert not finished_before(done, ["seed=1"], config_digest(cfg))
+    assert not finished_before(None, ["seed=1"], digest)

@@ -3,19 +3,20 @@
 Hydra's basic launcher stops the whole sweep at the first exception, so in MULTIRUN mode the
 task function catches the error, records it in the job directory (`failed`) and returns None;
 the sweep goes on and `SweepSummary` reports the failure (and the exit status) at the end.
-A job whose directory already holds a `done` marker for the same overrides is skipped, so a
-restarted sweep (`hydra.sweep.dir=<the same directory>`) only runs what is missing.
+A job whose directory already holds a `done` marker for the same overrides and the same resolved
+config is skipped, so a restarted sweep (`hydra.sweep.dir=<the same directory>`) only runs what is missing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genstyle.errors import GenstyleError
 from genstyle.sweep import markers
@@ -73,15 +74,29 @@ def relaunching_ddp(trainer_cfg: DictConfig | None) -> bool:
     return not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect())
 
 
+def config_digest(cfg: DictConfig) -> str:
+    """Hash of the job's resolved config: a restart skips a job only if nothing in it changed,
+    including defaults edited in conf/ since the job finished."""
+    text = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def finished_before(done: dict | None, overrides: list[str], digest: str) -> bool:
+    return done is not None and done.get("overrides") == overrides and done.get("config_sha256") == digest
+
+
 def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float | None, dict[str, float]]]) -> float | None:
     """Run `objective` (-> (value for the sweeper, final metrics)) as one isolated sweep job."""
     hydra_cfg = HydraConfig.get()
     job_dir = Path(cfg.paths.output_dir)
     overrides = [str(o) for o in hydra_cfg.overrides.task]
+    digest = config_digest(cfg)
     done = markers.read_done(job_dir)
-    if done is not None and done.get("overrides") == overrides:
+    if finished_before(done, overrides, digest):
         log.info("Job %s already finished (%s): skipped. Delete its `done` file to run it again.", job_dir, done.get("finished"))
         return done.get("return_value")
+    if done is not None and done.get("overrides") == overrides:
+        log.warning("Job %s finished before with a different resolved config (were defaults edited?): running it again.", job_dir)
     # Under SLURM every task (one per GPU) runs this function: rank 0 keeps the books.
     from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
@@ -108,5 +123,5 @@ def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float
         log.error("Job %s failed, the sweep goes on: %s (details in %s)", job_dir.name, summary, job_dir / markers.FAILED)
         return None
     if is_rank_zero:
-        markers.write_done(job_dir, overrides, metrics, return_value=value)
+        markers.write_done(job_dir, overrides, metrics, return_value=value, config_sha256=digest)
     return value

@@ -1,6 +1,6 @@
 """Files that say what happened to one job of a sweep, readable without any logger.
 
-`done`   JSON `{"overrides": [...], "finished": ISO time, "metrics": {...}, "return_value": x}`, written last, so a
+`done`   JSON `{"overrides": [...], "config_sha256": ..., "finished": ISO time, "metrics": {...}, "return_value": x}`, written last, so a
          job directory with `done` holds a complete run.
 `failed` plain text: the one-line error first, then the traceback.
 """
@@ -23,9 +23,12 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_done(job_dir: Path, overrides: list[str], metrics: dict[str, float], return_value: float | None = None) -> None:
+def write_done(
+    job_dir: Path, overrides: list[str], metrics: dict[str, float], return_value: float | None = None, config_sha256: str = ""
+) -> None:
     record = {
         "overrides": list(overrides),
+        "config_sha256": config_sha256,  # the resolved config the job ran with
         "finished": datetime.now(timezone.utc).isoformat(),
         "metrics": metrics,
         "return_value": return_value,  # what the task returned to the sweeper, replayed on a skip
