@@ -37,7 +37,8 @@ def headline_keys(keys: list[str]) -> list[str]:
 def plot_curves(runs: list[Run], key: str, path: Path) -> Path:
     """One line per configuration: mean over seeds per epoch, band = min..max over seeds."""
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    for name, group in configurations(runs).items():
+    for index, (name, group) in enumerate(configurations(runs).items()):
+        color = f"C{index % 10}"  # one colour per configuration in every figure
         series = [curve(r, key) for r in group]
         epochs = sorted({e for xs, _ in series for e in xs})
         if not epochs:
@@ -48,9 +49,9 @@ def plot_curves(runs: list[Run], key: str, path: Path) -> Path:
                 table[i, epochs.index(x)] = y if math.isfinite(y) else np.nan
         with np.errstate(all="ignore"):
             mean = np.nanmean(table, axis=0)
-        line = ax.plot(epochs, mean, marker="o", ms=3, label=f"{name} (n={len(series)})")[0]
+        ax.plot(epochs, mean, marker="o", ms=3, color=color, label=f"{name} (n={len(series)})")
         if len(series) > 1:
-            ax.fill_between(epochs, np.nanmin(table, axis=0), np.nanmax(table, axis=0), color=line.get_color(), alpha=0.2)
+            ax.fill_between(epochs, np.nanmin(table, axis=0), np.nanmax(table, axis=0), color=color, alpha=0.2)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.set_title(f"{key}: mean over seeds, band = min..max")
@@ -64,6 +65,7 @@ def plot_curves(runs: list[Run], key: str, path: Path) -> Path:
 
 def plot_final(runs: list[Run], key: str, path: Path) -> Path:
     """Final value per configuration: mean ± std over seeds, with each seed as a dot."""
+    every = list(configurations(runs))
     groups = {name: group for name, group in configurations(runs).items() if any(r.status == "done" and key in r.metrics for r in group)}
     names = list(groups)
     fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(names) + 1), 3.6), dpi=100)
@@ -71,7 +73,7 @@ def plot_final(runs: list[Run], key: str, path: Path) -> Path:
         values = [r.metrics.get(key, math.nan) for r in groups[name] if r.status == "done"]
         mean, std, n = mean_std(values)
         if n:
-            ax.bar(i, mean, yerr=std, capsize=4, alpha=0.6)
+            ax.bar(i, mean, yerr=std, capsize=4, alpha=0.6, color=f"C{every.index(name) % 10}")
             ax.scatter([i] * len(values), values, color="black", s=10, zorder=3)
     ax.set_xticks(range(len(names)), [n if len(n) < 30 else n[:27] + "..." for n in names], rotation=20, ha="right", fontsize=7)
     ax.set_ylabel(key)
