@@ -139,7 +139,8 @@ def precision_recall(
     Without `real_radii` this is torch-fidelity's `prc_features_to_metric` (chunked variant).
     With the reference's radii cached (`knn_radii` of the real features, which depend on the
     reference only) the real-vs-real distance matrix, the largest part of the cost, is skipped;
-    the remaining steps are those of `calculate_precision_recall_part`, line for line, and the
+    the remaining steps are those of torch-fidelity's `calculate_precision_recall_full` (one
+    real-vs-generated distance matrix read both ways), in row chunks to bound memory, and the
     result is identical (tests/metrics/test_fidelity.py checks it against torch-fidelity).
     """
     fake, real = as_float32(features_fake), as_float32(features_real)
@@ -154,8 +155,11 @@ def precision_recall(
         return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
     require(real_radii.shape == (len(real),), f"real_radii must be ({len(real)},), got {tuple(real_radii.shape)}.")
     fake_radii = knn_radii(fake, k, batch)
-    # Recall: is each real sample inside some generated sample's ball?
-    recall = torch.cat([(calc_cdist_part(chunk, fake, batch) <= fake_radii).any(dim=1).float() for chunk in real.split(batch)])
-    # Precision: is each generated sample inside some real sample's ball?
-    precision = torch.cat([(calc_cdist_part(chunk, real, batch) <= real_radii).any(dim=1).float() for chunk in fake.split(batch)])
-    return {"precision": precision.mean().item(), "recall": recall.mean().item()}
+    recall, covered = [], torch.zeros(len(fake), dtype=torch.bool)
+    for chunk, radii in zip(real.split(batch), real_radii.split(batch), strict=True):
+        dist = calc_cdist_part(chunk, fake, batch)  # (chunk, N_fake): one pass serves both, as dist_1_2 = dist_2_1.T
+        # Recall: is each real sample inside some generated sample's ball?
+        recall.append((dist <= fake_radii).any(dim=1).float())
+        # Precision: is each generated sample inside some real sample's ball?
+        covered |= (dist <= radii[:, None]).any(dim=0)
+    return {"precision": covered.float().mean().item(), "recall": torch.cat(recall).mean().item()}
