@@ -99,8 +99,10 @@ class CrashAtStep(pl.Callback):
             raise RuntimeError("simulated crash")
 
 
-def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root):
-    """The same guarantee for the GAN (manual optimisation, two optimisers), in-process."""
+@pytest.mark.parametrize("checkpoints", ["mid_epoch", "epoch_end"])
+def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root, checkpoints):
+    """The same guarantee for the GAN (manual optimisation, two optimisers), in-process; also from
+    an epoch-end checkpoint (mid-epoch checkpoints off: the crash loses the batches since)."""
     from genstyle.cli.train import train
     from tests.helpers.runs import cheap_cfg
 
@@ -108,14 +110,16 @@ def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root):
         overrides = [o for o in tiny_run(fmnist_root, run, "dcgan", "model.monitor=null") if not o.startswith(("hydra.", "data.root", "~callbacks."))]
         return cheap_cfg(run, fmnist_root, *overrides, "trainer.limit_train_batches=null", *extra)
 
-    train(cfg(tmp_path / "full"))
-    crashed = cfg(tmp_path / "crashed")
+    every = "1" if checkpoints == "mid_epoch" else "0"
+    train(cfg(tmp_path / "full", f"callbacks.mid_epoch_checkpoint.every_n_train_steps={every}"))
+    crashed = cfg(tmp_path / "crashed", f"callbacks.mid_epoch_checkpoint.every_n_train_steps={every}")
     crash_step = (BATCHES_PER_EPOCH + 5) * 2
+    saved_step = crash_step if checkpoints == "mid_epoch" else BATCHES_PER_EPOCH * 2
     with open_dict(crashed):
         crashed.callbacks.crash = {"_target_": f"{__name__}.CrashAtStep", "global_step": crash_step}
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(crashed)
-    assert read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.ckpt")["global_step"] == crash_step
+    assert read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.ckpt")["global_step"] == saved_step
     torch.manual_seed(12345)  # the resumed run must not depend on the RNG state it starts with
-    train(cfg(tmp_path / "crashed", "ckpt_path=last"))
+    train(cfg(tmp_path / "crashed", f"callbacks.mid_epoch_checkpoint.every_n_train_steps={every}", "ckpt_path=last"))
     assert_same_run(tmp_path / "full", tmp_path / "crashed", 2)

@@ -289,7 +289,7 @@ class ValidateConfig(_HydraCallback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.hydra_config import HydraConfig
-        from omegaconf import open_dict
+        from omegaconf import read_write
 
         HydraConfig.instance().set_config(config)  # lets ${hydra:...} values resolve where they can
         exit_on_bad_config(config)
@@ -302,7 +302,7 @@ class ValidateConfig(_HydraCallback):
             exit_on_unwritable(run_dir)
         subdir = config.hydra.get("output_subdir")
         if subdir and (run_dir / subdir / "config.yaml").is_file():
-            with open_dict(config.hydra):
+            with read_write(config.hydra):  # Hydra's own config is read-only
                 config.hydra.output_subdir = f"{subdir}/resumed"
 
 

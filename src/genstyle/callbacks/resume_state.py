@@ -124,14 +124,12 @@ class ResumeState(pl.Callback):
     def state_dict(self) -> dict[str, Any]:
         trainer = self.trainer
         state: dict[str, Any] = {"rng": capture_rng_state()}
-        if trainer is not None and trainer.training:
+        if trainer is not None and trainer.state.fn == "fit":
             loop = trainer.fit_loop.epoch_loop
-            state.update(
-                epoch=trainer.current_epoch,
-                batches_done=loop.batch_progress.current.processed,
-                logged_step=loop._batches_that_stepped,  # the step of the row the current batch logs
-                epoch_sums=epoch_sums(trainer),
-            )
+            state["logged_step"] = loop._batches_that_stepped  # the step of the row the current batch logs
+            if trainer.training:  # mid-epoch (not the validation at an epoch's end)
+                state.update(epoch=trainer.current_epoch, batches_done=loop.batch_progress.current.processed,
+                             epoch_sums=epoch_sums(trainer))
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

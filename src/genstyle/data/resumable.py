@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader, Sampler
 
 
@@ -50,6 +51,9 @@ class ResumableLoader(DataLoader):
     because Lightning prefetches one batch, so it cannot be used."""
 
     def __init__(self, dataset: Any, sampler: Sampler, batches_done: Callable[[], int], **kwargs: Any) -> None:
+        # Its own generator: without one, every `iter()` (each epoch) draws a worker seed from the
+        # *global* torch RNG, and a run resumed from an epoch-end checkpoint would be one draw behind.
+        kwargs.setdefault("generator", torch.Generator().manual_seed(0))
         super().__init__(dataset, sampler=ResumingSampler(sampler), batch_size=None, **kwargs)
         self.batches_done = batches_done
 
