@@ -51,10 +51,11 @@ class ClassifierBackend:
     def __init__(self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None) -> None:
         from genstyle.metrics.classifier import load_classifier, weights_sha256
 
+        # The file's sha256 for shipped/given weights; a hash of the tensors for an in-memory model.
+        self.weights_sha256 = weights_sha256(weights) if model is None else _module_sha256(model)
         model = load_classifier(weights) if model is None else model
         # channels_last runs this small conv net ~1.7x faster on CPU (same weights, same maths).
         self.model = model.to(memory_format=torch.channels_last)
-        self.weights_sha256 = weights_sha256(weights) if model is None else _module_sha256(model)
         self.feature_dim = int(self.model.feature_dim)
         self.batch_size = batch_size
 
