@@ -126,7 +126,10 @@ class ResumeState(pl.Callback):
         state: dict[str, Any] = {"rng": capture_rng_state()}
         if trainer is not None and trainer.state.fn == "fit":
             loop = trainer.fit_loop.epoch_loop
-            state["logged_step"] = loop._batches_that_stepped  # the step of the row the current batch logs
+            # The step of the last row the checkpointed state has logged or will log: after a batch
+            # (mid-epoch) the counter is not yet advanced; at an epoch's end it already is.
+            at_epoch_end = trainer.training and loop.batch_progress.current.completed >= loop.batch_progress.current.processed
+            state["logged_step"] = loop._batches_that_stepped - (1 if at_epoch_end else 0)
             if trainer.training:  # mid-epoch (not the validation at an epoch's end)
                 state.update(epoch=trainer.current_epoch, batches_done=loop.batch_progress.current.processed,
                              epoch_sums=epoch_sums(trainer))
