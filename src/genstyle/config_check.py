@@ -279,6 +279,7 @@ except ImportError:  # pragma: no cover - hydra is a dependency; this keeps the 
 # Set by ValidateConfig for a single run: whether its run directory existed before this command
 # (a resume into an existing run). Such a folder is never cleaned up after a failure.
 RUN_DIR_EXISTED: dict[str, bool] = {}
+CREATED_FROM: dict[str, Path] = {}
 
 
 class ValidateConfig(_HydraCallback):
@@ -299,7 +300,12 @@ class ValidateConfig(_HydraCallback):
             return
         RUN_DIR_EXISTED[str(run_dir)] = run_dir.exists()
         if not run_dir.exists():
+            top = run_dir
+            while not top.parent.exists() and top.parent != top.parent.parent:
+                top = top.parent
+            CREATED_FROM[str(run_dir)] = top  # the folders Hydra is about to create, outermost first
             exit_on_unwritable(run_dir)
+        exit_on_missing_checkpoint(config, run_dir)
         subdir = config.hydra.get("output_subdir")
         if subdir and (run_dir / subdir / "config.yaml").is_file():
             with read_write(config.hydra):  # Hydra's own config is read-only
@@ -325,6 +331,39 @@ def exit_on_unwritable(run_dir: Path) -> None:
         print(f"error: hydra.run.dir={run_dir}: the run directory cannot be created ({err.strerror or err} at {parent}). "
               "Choose a writable folder with hydra.run.dir=... or paths.log_dir=...", file=sys.stderr)
         sys.exit(2)
+
+
+def exit_on_missing_checkpoint(config: DictConfig, run_dir: Path) -> None:
+    """`ckpt_path` that points nowhere fails before Hydra writes into an existing run folder."""
+    import os
+
+    from genstyle.cli.train import resolve_ckpt_path
+
+    try:
+        resolve_ckpt_path(config.get("ckpt_path"), run_dir)
+    except GenstyleError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def remove_created_folders(output_dir: str | Path) -> None:
+    """After a run that never started: remove the (now empty) parent folders Hydra created for
+    it, e.g. outputs/runs/<date>/, so a failed command leaves nothing behind."""
+    run_dir = Path(output_dir).expanduser().resolve()
+    top = CREATED_FROM.get(str(run_dir))
+    if top is None:
+        return
+    folder = run_dir
+    while True:
+        try:
+            folder.rmdir()  # only empty folders: anything else stays
+        except OSError:
+            return
+        if folder == top or folder.parent == folder:
+            return
+        folder = folder.parent
 
 
 def run_dir_existed(output_dir: str | Path) -> bool:

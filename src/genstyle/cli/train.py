@@ -18,7 +18,7 @@ from genstyle.callbacks.evaluation import check_monitor_source
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
-from genstyle.config_check import check_config, run_dir_existed
+from genstyle.config_check import check_config, remove_created_folders, run_dir_existed
 from genstyle.errors import GenstyleError
 from genstyle.faults import explain_failure
 from genstyle.models.base import CHECKPOINT_KEY
@@ -125,6 +125,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     except BaseException as exc:
         if not started and is_single_run() and not run_dir_existed(output_dir):  # never clean up a resumed run's folder
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
+            remove_created_folders(output_dir)
         explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
         if explained is not None:
             raise explained from exc

@@ -1,0 +1,206 @@
+"""Bad inputs through the real command-line tools: each must exit non-zero with a message a user
+can act on, without a bare traceback (unless HYDRA_FULL_ERROR=1), without leaving a run folder
+behind, and without modifying or deleting any file the user already had.
+
+Every case is a real subprocess of train.py, generate.py, evaluate.py, stylize.py or compare.py.
+Start-up dominates (torch and Lightning imports), so the cases run two at a time, once per
+module; each case is then checked by its own test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import run_cli
+from tests.helpers.runs import trained_run
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    script: str
+    args: tuple[str, ...]  # {name} placeholders are paths of the `user` fixture
+    expect: str  # what the message must say (case-insensitive regex): the key or file, and the problem
+
+
+T, G, E, S, C = "train.py", "generate.py", "evaluate.py", "stylize.py", "compare.py"
+FAST_TRAIN = ("logger=csv", "~callbacks.evaluation", "trainer.accelerator=cpu", "data.download=false")
+
+CASES = [
+    # --- train.py: groups, keys, types, ranges -------------------------------------------------
+    Case("train-unknown-group-option", T, ("model=vaee",), r"Could not find 'model/vaee'.*Available options"),
+    Case("train-unknown-key", T, ("model.lrr=0.1",), r"Key 'lrr' is not in struct"),
+    Case("train-added-unknown-key", T, ("+model.lrr=0.1",), r"model\.lrr: unknown key for VAE; accepted keys: .*latent_dim"),
+    Case("train-wrong-type-epochs", T, ("trainer.max_epochs=abc",), r"trainer\.max_epochs='abc': must be a positive integer"),
+    Case("train-zero-batch-size", T, ("data.batch_size=0",), r"data\.batch_size=0: must be a positive integer"),
+    Case("train-negative-latent", T, ("model.latent_dim=-3",), r"model\.latent_dim=-3: must be a positive integer"),
+    # --- train.py: data --------------------------------------------------------------------------
+    Case("train-folder-root-missing-key", T, ("data=image_folder",), r"data\.root must be set"),
+    Case("train-missing-data-folder", T, ("data=image_folder", "data.root={missing}", *FAST_TRAIN), r"{missing}"),
+    Case("train-truncated-gzip", T, ("data.root={truncated_fmnist}", *FAST_TRAIN), r"t10k-images-idx3-ubyte\.gz"),
+    Case("train-empty-image-folder", T, ("data=image_folder", "data.root={empty}", *FAST_TRAIN), r"(no images|empty).*{empty}|{empty}.*(no images|empty)"),
+    Case("train-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", *FAST_TRAIN), r"fake\.png"),
+    # --- train.py: resume -------------------------------------------------------------------------
+    Case("train-resume-last-without-checkpoint", T, ("ckpt_path=last", "hydra.run.dir={old_run}", "data.root={fmnist}", *FAST_TRAIN), r"ckpt_path=last: no checkpoint at .*last\.ckpt"),
+    Case("train-resume-other-model", T, ("model=dcgan", "model.monitor=null", "ckpt_path={vae_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"holds a VAE model but this run builds a GAN"),
+    Case("train-resume-other-program", T, ("ckpt_path={foreign_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"not a genstyle checkpoint"),
+    Case("train-resume-code-in-pickle", T, ("ckpt_path={evil_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"refused by the safe loader"),
+    Case("train-read-only-run-dir", T, ("hydra.run.dir=/sys/genstyle-run",), r"hydra\.run\.dir=/sys/genstyle-run: the run directory cannot be created"),
+    # --- generate.py ------------------------------------------------------------------------------
+    Case("generate-no-checkpoint-given", G, (), r"ckpt_path is required"),
+    Case("generate-missing-checkpoint", G, ("ckpt_path={missing}/x.ckpt",), r"ckpt_path=.*no such file"),
+    Case("generate-truncated-checkpoint", G, ("ckpt_path={truncated_ckpt}",), r"not a readable PyTorch checkpoint"),
+    Case("generate-directory-as-checkpoint", G, ("ckpt_path={empty}",), r"no such file"),
+    Case("generate-other-program-checkpoint", G, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
+    Case("generate-code-in-pickle", G, ("ckpt_path={evil_ckpt}", "out={user}/evil.png"), r"refused by the safe loader"),
+    Case("generate-zero-images", G, ("ckpt_path={vae_ckpt}", "n=0"), r"n=0 must be a positive integer"),
+    Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n=abc must be a positive integer"),
+    Case("generate-labels-for-unconditional", G, ("ckpt_path={vae_ckpt}", "labels=[3]", "out={user}/l.png"), r"labels=.*not class-conditional"),
+    Case("generate-read-only-output", G, ("ckpt_path={vae_ckpt}", "out=/sys/genstyle/grid.png"), r"Could not write .*/sys/genstyle"),
+    # --- evaluate.py ------------------------------------------------------------------------------
+    Case("evaluate-unknown-key", E, ("samples=10",), r"Key 'samples' is not in struct"),
+    Case("evaluate-empty-folder", E, ("generated={empty}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"{empty}"),
+    Case("evaluate-png-not-an-image", E, ("generated={not_images}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"fake\.png"),
+    Case("evaluate-wrong-size-images", E, ("generated={wrong_size}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"(size|64)"),
+    Case("evaluate-other-program-checkpoint", E, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
+    Case("evaluate-zero-samples", E, ("ckpt_path={vae_ckpt}", "num_samples=0"), r"num_samples"),
+    # --- stylize.py -------------------------------------------------------------------------------
+    Case("stylize-model-cannot-stylize", S, ("ckpt_path={vae_ckpt}", "content={gray}", "style={gray}", "out={user}/s.png"), r"cannot stylize or translate"),
+    Case("stylize-colour-image-for-gray-model", S, ("ckpt_path={cvae_ckpt}", "content={rgb}", "style={gray}", "out={user}/s.png"), r"convert_channels"),
+    Case("stylize-existing-output", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}"), r"overwrite"),
+    Case("stylize-broken-link-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={broken_link}", "out={user}/s.png"), r"style"),
+    Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"fake\.png"),
+    # --- compare.py -------------------------------------------------------------------------------
+    Case("compare-missing-folder", C, ("{missing}",), r"{missing}"),
+    Case("compare-empty-folder", C, ("{empty}",), r"{empty}"),
+    Case("compare-unknown-option", C, ("{old_run}", "--bogus"), r"unrecognized arguments: --bogus"),
+]
+
+
+# Errors found once the run has begun (data files, the checkpoint's content): the run folder
+# stays, with its log. Config errors are found before the folder exists and leave nothing.
+FAIL_AFTER_START = {
+    "train-missing-data-folder", "train-truncated-gzip", "train-empty-image-folder", "train-png-not-an-image",
+    "train-resume-other-model", "train-resume-other-program", "train-resume-code-in-pickle",
+}
+
+
+def png(path: Path, array: np.ndarray) -> Path:
+    Image.fromarray(array).save(path)
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file (and the target of every link) the user has."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.is_dir():
+            out[str(path)] = "dir"
+    return out
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory, fmnist_root) -> dict[str, str]:
+    """The user's files: checkpoints good and bad, images, data folders, an earlier run."""
+    base = tmp_path_factory.getbasetemp()
+    home = tmp_path_factory.mktemp("user")
+    vae_run, cvae_run = trained_run(base, fmnist_root, "vae"), trained_run(base, fmnist_root, "cvae")
+    paths = {"user": home, "fmnist": fmnist_root, "missing": home / "does-not-exist"}
+    paths["vae_ckpt"] = Path(shutil.copy(vae_run / "checkpoints" / "last.ckpt", home / "vae.ckpt"))
+    paths["cvae_ckpt"] = Path(shutil.copy(cvae_run / "checkpoints" / "last.ckpt", home / "cvae.ckpt"))
+    torch.save({"conv1.weight": torch.zeros(8, 1, 3, 3), "fc.bias": torch.zeros(10)}, paths.setdefault("foreign_ckpt", home / "resnet.pth"))
+    data = paths["vae_ckpt"].read_bytes()
+    (paths.setdefault("truncated_ckpt", home / "truncated.ckpt")).write_bytes(data[: len(data) // 2])
+    (paths.setdefault("text_ckpt", home / "notes.ckpt")).write_text("this is not a checkpoint\n")
+    from tests.test_safe_loading import malicious_checkpoint
+
+    paths["marker"] = home.parent / "pwned-marker"
+    paths["evil_ckpt"] = malicious_checkpoint(home / "evil.ckpt", paths["marker"], torch.load(paths["vae_ckpt"], weights_only=True))
+    rng = np.random.default_rng(0)
+    paths["gray"] = png(home / "gray.png", rng.integers(0, 255, (28, 28), dtype=np.uint8))
+    paths["rgb"] = png(home / "rgb.png", rng.integers(0, 255, (28, 28, 3), dtype=np.uint8))
+    paths["existing_png"] = png(home / "result.png", rng.integers(0, 255, (28, 28), dtype=np.uint8))
+    (paths.setdefault("empty", home / "empty")).mkdir()
+    (paths.setdefault("not_images", home / "not_images")).mkdir()
+    (paths["not_images"] / "fake.png").write_text("<html>not a PNG</html>\n")
+    (paths.setdefault("wrong_size", home / "wrong_size")).mkdir()
+    for i in range(4):
+        png(paths["wrong_size"] / f"{i}.png", rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    paths["broken_link"] = home / "style.png"
+    os.symlink(home / "deleted.png", paths["broken_link"])
+    # Fashion-MNIST files cut off in the middle of the gzip stream
+    (paths.setdefault("truncated_fmnist", home / "fmnist_truncated")).mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        raw = (fmnist_root / name).read_bytes()
+        (paths["truncated_fmnist"] / name).write_bytes(raw[: len(raw) // 3] if "images" in name else raw)
+    with pytest.raises(EOFError):
+        gzip.decompress((paths["truncated_fmnist"] / "t10k-images-idx3-ubyte.gz").read_bytes())
+    # an earlier run whose folder has no checkpoint (its config and log must survive a failed resume)
+    paths["old_run"] = home / "old_run"
+    (paths["old_run"] / ".hydra").mkdir(parents=True)
+    (paths["old_run"] / ".hydra" / "config.yaml").write_text("model: vae\n")
+    (paths["old_run"] / "train.log").write_text("an earlier run\n")
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def results(user, tmp_path_factory) -> dict[str, tuple[object, Path]]:
+    before = snapshot(Path(user["user"]))
+    cwd_root = tmp_path_factory.mktemp("cwd")
+
+    def run(case: Case):
+        cwd = cwd_root / case.id
+        cwd.mkdir()
+        args = [a.format(**user) for a in case.args]
+        return case.id, (run_cli(case.script, *args, cwd=cwd, env={"OMP_NUM_THREADS": "1"}, timeout=600), cwd)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        out = dict(pool.map(run, CASES))
+    print(f"\n{len(CASES)} bad inputs through the CLIs in {time.monotonic() - start:.0f} s")
+    out["__unchanged__"] = (before == snapshot(Path(user["user"])), None)
+    return out
+
+
+def test_enough_cases_across_every_cli():
+    assert len(CASES) >= 30 and len({c.id for c in CASES}) == len(CASES)
+    assert {c.script for c in CASES} == {T, G, E, S, C}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, results, user):
+    result, cwd = results[case.id]
+    assert result.returncode != 0, f"exit 0 for {case.id}:\n{result.stdout[-1500:]}"
+    assert TRACEBACK not in result.stderr, result.stderr[-3000:]
+    import re
+
+    pattern = case.expect.format(**{k: re.escape(v) for k, v in user.items()})
+    assert re.search(pattern, result.stderr, re.IGNORECASE | re.DOTALL), f"message does not match {pattern!r}:\n{result.stderr[-3000:]}"
+    if case.id in FAIL_AFTER_START:
+        # the run had started (its folder and log exist for the user to read); nothing was trained
+        assert not list(cwd.rglob("*.ckpt")), list(cwd.rglob("*.ckpt"))
+    else:
+        assert list(cwd.iterdir()) == [], f"left behind in the working directory: {list(cwd.rglob('*'))}"
+
+
+def test_no_user_file_modified_or_deleted(results, user):
+    assert results["__unchanged__"][0]
+    assert not Path(user["marker"]).exists()  # no payload ran
