@@ -22,7 +22,9 @@ from genstyle.models.components.unet_generator import UnetGenerator
 from genstyle.models.cyclegan import CycleGAN, LinearDecay
 from tests.data.unpaired_folder import write_two_domain_folder
 
-NO_EVAL = "++callbacks.evaluation=null"  # the generic sample-based evaluation is tested elsewhere
+# Translation FID/KID (and model.monitor=val/fid, which needs it) are tested in
+# tests/callbacks/test_translation_evaluation.py.
+NO_EVAL = ("++callbacks.evaluation=null", "model.monitor=null")
 LOSS_TERMS = ["g_adv_a2b", "g_adv_b2a", "cycle_a", "cycle_b", "idt_a", "idt_b", "g_loss", "d_a", "d_b"]
 VAL_TERMS = ["cycle_l1_a", "cycle_l1_b", "ssim_a2b", "ssim_b2a", "identity_gap"]
 
@@ -51,7 +53,7 @@ def test_trains_on_fashion_class_pair(make_cfg):
     cfg = make_cfg(
         "model=cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot",
         "data.train_subset=32", "data.val_size=16", "data.batch_size=16", "trainer.limit_train_batches=2",
-        "model.generator.ngf=8", "model.generator.n_blocks=1", "model.discriminator.ndf=8", NO_EVAL,
+        "model.generator.ngf=8", "model.generator.n_blocks=1", "model.discriminator.ndf=8", *NO_EVAL,
     )  # fmt: skip
     metrics = train(cfg)
     for term in LOSS_TERMS:
@@ -74,7 +76,7 @@ def test_trains_on_generated_folder_with_lr_decay_and_reloads(make_cfg, tmp_path
     cfg = make_cfg(
         "model=cyclegan", "data=unpaired_folder", f"data.root={root}", "data.image_size=16", "data.channels=3",
         "data.val_size=1", "data.batch_size=2", "trainer.max_epochs=2", "trainer.limit_train_batches=1",
-        "model.generator.ngf=4", "model.generator.n_blocks=1", "model.discriminator.ndf=4", NO_EVAL,
+        "model.generator.ngf=4", "model.generator.n_blocks=1", "model.discriminator.ndf=4", *NO_EVAL,
     )  # fmt: skip
     metrics = train(cfg)
     # Two epochs, decay from epoch 1 (half of 2): the last epoch runs at lr * 1/(2 - 1 + 1).

@@ -8,6 +8,11 @@ extractor over them once and logs `val/fid`, `val/kid_mean`, `val/kid_std`, `val
 `val/active_units`) plus `stability/fid_spread`. Reference statistics come from the disk cache
 (`genstyle.metrics.reference`). Each evaluation rewrites `<run dir>/eval.json` with the numbers,
 their protocol and the per-class counts.
+
+Translation models on unpaired data (`translate(x, direction)`, `data.unpaired`) are scored per
+direction instead (`genstyle.metrics.translation`): the `reference_split` images of the source
+domain, translated, against the real images of the target domain of the same split, logged as
+`val/fid_a2b`, `val/kid_a2b_mean`, ..., `val/fid_b2a`, ... and the means `val/fid`, `val/kid_mean`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ from genstyle.metrics.fidelity import FidelitySettings
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
 from genstyle.metrics.suite import HIGHER_IS_BETTER, LOWER_IS_BETTER, EvalResult, evaluate_features
+from genstyle.metrics.translation import (
+    DIRECTIONS,
+    TranslationTarget,
+    load_targets,
+    score_direction,
+    translation_logs,
+)
 from genstyle.models.base import GenerativeModule
 
 log = logging.getLogger("genstyle.evaluation")
@@ -80,7 +92,9 @@ def generate(
 def check_monitor_source(monitor: str | None, callbacks: list) -> None:
     """A model that picks checkpoints by an evaluation metric needs the evaluation callback:
     say so at start-up rather than fail in ModelCheckpoint after the first epoch."""
-    evaluation_keys = ("val/fid", "val/kid_mean", "val/is_mean", "val/precision", "val/recall", "val/class_kl")
+    evaluation_keys = ("val/fid", "val/kid_mean", "val/is_mean", "val/precision", "val/recall", "val/class_kl",
+                       *(f"val/{m}_{d}" for d in DIRECTIONS for m in ("fid", "precision", "recall")),
+                       *(f"val/kid_{d}_mean" for d in DIRECTIONS))
     if monitor in evaluation_keys and not any(isinstance(c, Evaluation) for c in callbacks):
         raise GenstyleError(
             f"model.monitor={monitor} is computed by the evaluation callback, which this run has turned off. "
@@ -123,6 +137,7 @@ class Evaluation(pl.Callback):
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
         self.reference: ReferenceStats | None = None
+        self.translation: dict[str, TranslationTarget] | None = None  # unpaired data: one target per direction
         self.history: list[dict[str, Any]] = []
         self._evaluated_epochs: set[int] = set()
         self._wandb_defined = False
@@ -132,14 +147,23 @@ class Evaluation(pl.Callback):
     # --- start-up: extractor and reference, so a missing file fails before training -----------
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit" or self.reference is not None or self.disabled:
+        if stage != "fit" or self.reference is not None or self.translation is not None or self.disabled:
             return
         datamodule = trainer.datamodule
         if datamodule is None or not hasattr(datamodule, "load_split"):
-            # Unpaired (translation) data has no single reference split to compare samples with.
             self.disabled = (
                 f"callbacks.evaluation is off for this run: {type(datamodule).__name__} offers no reference split "
                 "(it needs the ImageDataModule). Add callbacks.evaluation=null to the command to silence this."
+            )
+            log.warning(self.disabled)
+            return
+        unpaired = bool(getattr(datamodule, "unpaired", False))
+        if unpaired and not callable(getattr(pl_module, "translate", None)):
+            # Two unpaired domains and no translate(): no single reference describes sample().
+            self.disabled = (
+                f"callbacks.evaluation is off for this run: data={datamodule.dataset} holds two unpaired domains, which "
+                f"are scored through translate(x, direction), and {type(pl_module).__name__} has none. Add "
+                "callbacks.evaluation=null to the command to silence this."
             )
             log.warning(self.disabled)
             return
@@ -151,6 +175,19 @@ class Evaluation(pl.Callback):
             device=str(pl_module.device) if m.get("device") is None else m["device"],
         )
         start = time.perf_counter()
+        if unpaired:
+            self.translation = load_targets(
+                self.backend, datamodule, self.reference_split, self.num_samples, int(m.get("min_samples", 2)),
+                image_size=height, channels=channels, num_real=m.get("num_real"), subset_seed=int(m.get("subset_seed", 0)),
+                prc_neighborhood=int(m.get("prc_neighborhood", 3)), cache_dir=m.get("cache_dir"),
+            )  # fmt: skip
+            for t in self.translation.values():
+                log.info(
+                    "Translation evaluation %s: %d %s images against %s (%d images, %s, %.1fs)", t.direction, len(t.source),
+                    t.source_name, t.reference.protocol["dataset"], t.reference.num_real,
+                    "from cache" if t.reference.from_cache else "computed", time.perf_counter() - start,
+                )  # fmt: skip
+            return
         self.reference = load_or_compute_reference(
             self.backend,
             lambda: datamodule.load_split(self.reference_split).images,
@@ -193,6 +230,9 @@ class Evaluation(pl.Callback):
     # --- what -----------------------------------------------------------------------------------
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: GenerativeModule, in_validation: bool) -> None:
+        if self.translation is not None:
+            self._evaluate_translation(trainer, pl_module)
+            return
         require(self.reference is not None and self.backend is not None, "Evaluation used before setup().")
         start = time.perf_counter()
         epoch = trainer.current_epoch
@@ -223,6 +263,30 @@ class Evaluation(pl.Callback):
             log.warning(note)
         if trainer.is_global_zero:
             self._report(trainer, images, result, logged, epoch)
+
+    def _evaluate_translation(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> None:
+        start = time.perf_counter()
+        epoch = trainer.current_epoch
+        self._evaluated_epochs.add(epoch)
+        sync_buffers_from_rank_zero(pl_module)
+        fakes, results = {}, {}
+        for direction, target in self.translation.items():
+            fakes[direction], results[direction] = score_direction(
+                pl_module, target, self.backend, self.settings, self.batch_size,
+                mode_min_share=float(self.metrics_cfg.get("mode_min_share", 0.01)),
+                min_samples=int(self.metrics_cfg.get("min_samples", 2)), rank=trainer.global_rank, world=trainer.world_size,
+            )  # fmt: skip
+        logged = translation_logs(results)
+        self.fid_window.add(logged["val/fid"])
+        if len(self.fid_window) >= 2:
+            logged["stability/fid_spread"] = self.fid_window.spread()
+        for key, value in logged.items():
+            pl_module.log(key, torch.tensor(float(value), dtype=torch.float32), on_step=False, on_epoch=True)
+        self.last_seconds = time.perf_counter() - start
+        for note in dict.fromkeys(n for r in results.values() for n in r.notes):
+            log.warning(note)
+        if trainer.is_global_zero:
+            self._report_translation(trainer, fakes, results, logged, epoch)
 
     def _latent_metrics(self, trainer, pl_module, datamodule, skip_kl: bool) -> dict[str, float]:
         data = datamodule.val_set if datamodule.val_set is not None else datamodule.train_set
@@ -268,6 +332,48 @@ class Evaluation(pl.Callback):
         log_image(trainer, "val/samples", grid, step=trainer.global_step, caption=f"epoch {epoch}, seed {self.seed}")
         self._log_to_wandb(trainer, result, names, ref_counts)
 
+    def _report_translation(
+        self, trainer: pl.Trainer, fakes: dict[str, torch.Tensor], results: dict[str, EvalResult], logged: dict, epoch: int
+    ) -> None:
+        self.history.append({"epoch": epoch, "step": trainer.global_step, **{k: float(v) for k, v in logged.items()}})
+        payload = {
+            "epoch": epoch,
+            "step": trainer.global_step,
+            "metrics": {k: float(v) for k, v in logged.items()},
+            "protocol": {d: r.protocol for d, r in results.items()},
+            "notes": list(dict.fromkeys(n for r in results.values() for n in r.notes)),
+            "seconds": round(self.last_seconds, 3),
+            "history": self.history,
+        }
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.dirpath / "eval.json", json.loads(json.dumps(payload, default=str)))
+        for direction, images in fakes.items():
+            grid = save_grid(images[: self.grid_samples], self.dirpath / "eval_samples" / f"epoch_{epoch:03d}_{direction}.png",
+                             nrow=max(1, int(math.sqrt(self.grid_samples))))
+            log_image(trainer, f"val/translations_{direction}", grid, step=trainer.global_step,
+                      caption=f"epoch {epoch}, {results[direction].protocol['source']} translated {direction}")
+        self._log_translation_to_wandb(trainer, results)
+
+    def _log_translation_to_wandb(self, trainer: pl.Trainer, results: dict[str, EvalResult]) -> None:
+        from pytorch_lightning.loggers import WandbLogger
+
+        for logger in trainer.loggers:
+            if not isinstance(logger, WandbLogger):
+                continue
+            experiment = logger.experiment
+            if not self._wandb_defined:
+                for direction in results:
+                    for key in (f"fid_{direction}", f"kid_{direction}_mean"):
+                        experiment.define_metric(f"val/{key}", summary="min")
+                    for key in (f"precision_{direction}", f"recall_{direction}"):
+                        experiment.define_metric(f"val/{key}", summary="max")
+                for key in ("fid", "kid_mean"):
+                    experiment.define_metric(f"val/{key}", summary="min")
+                self._wandb_defined = True
+            experiment.summary.update(
+                {f"eval_protocol/{d}/{k}": v for d, r in results.items() for k, v in r.protocol.items()}
+            )
+
     def _log_to_wandb(self, trainer: pl.Trainer, result: EvalResult, names: list[str], ref_counts: torch.Tensor) -> None:
         from pytorch_lightning.loggers import WandbLogger
 
@@ -293,6 +399,18 @@ class Evaluation(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The protocol also reaches CSV/TensorBoard (hparams) so every logger's numbers are labelled.
+        if self.translation is not None:
+            protocol = {"eval_seed": self.seed}
+            for direction, t in self.translation.items():
+                p = t.reference.protocol
+                protocol |= {
+                    "eval_extractor": p["extractor"], "eval_weights_sha256": p["weights_sha256"],
+                    f"eval_{direction}_source": f"{t.source_name}:{t.split}", f"eval_{direction}_num_fake": len(t.source),
+                    f"eval_{direction}_reference": f"{p['dataset']}:{p['split']}", f"eval_{direction}_num_real": t.reference.num_real,
+                }  # fmt: skip
+            for logger in trainer.loggers:
+                logger.log_hyperparams(protocol)
+            return
         if self.reference is None:
             return
         p = self.reference.protocol
