@@ -32,7 +32,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from genstyle.cli.common import CONFIG_DIR
-from genstyle.data.sources import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, fashion_mnist_search_path
+from genstyle.data.sources import (
+    DEBIAN_FASHION_MNIST,
+    FASHION_MNIST_FILES,
+    fashion_mnist_search_path,
+)
 
 # --- (a) data loading -------------------------------------------------------------------------
 

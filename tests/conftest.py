@@ -9,8 +9,8 @@ import os
 # seconds instead of milliseconds); torch's own thread count is set below.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest

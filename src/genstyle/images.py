@@ -51,8 +51,8 @@ def log_image(trainer: pl.Trainer, key: str, path: Path, step: int, caption: str
         if isinstance(logger, WandbLogger):
             logger.log_image(key=key, images=[str(path)], step=step, caption=[caption] if caption else None)
         elif isinstance(logger, TensorBoardLogger):
-            from PIL import Image
             import numpy as np
+            from PIL import Image
 
             with Image.open(path) as img:
                 array = np.asarray(img.convert("RGB"))

@@ -10,8 +10,8 @@ from omegaconf import DictConfig, ListConfig
 
 from genstyle.checkpoint import load_model
 from genstyle.cli.common import CONFIG_DIR, report_user_errors
-from genstyle.errors import GenstyleError, require
 from genstyle.data.datamodule import to_uint8
+from genstyle.errors import GenstyleError, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 

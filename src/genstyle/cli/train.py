@@ -73,6 +73,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()  # finds (or downloads) the data before any logger writes to the run dir
     model = hydra.utils.instantiate(cfg.model)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = instantiate_group(cfg.get("callbacks"))
@@ -114,7 +115,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         datamodule, model, trainer = build(cfg)
         if ckpt_path is not None:
             check_resumable(ckpt_path, model)
-        datamodule.prepare_data()  # finds (or downloads) the data now: a missing file fails before training
         started = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics = scalar_metrics(trainer.callback_metrics)

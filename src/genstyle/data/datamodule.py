@@ -193,9 +193,11 @@ class ImageDataModule(pl.LightningDataModule):
         return load_image_folder(root, self.channels, self.image_size)
 
     def prepare_data(self) -> None:
-        # Runs once per node before setup: finds or downloads the files, failing early if absent.
+        # Runs once per node before setup: finds (or downloads) and verifies both splits, so a
+        # missing or corrupt file fails before anything is trained (decoded sets are cached).
         if self.dataset in ("fashion_mnist", "fashion_unpaired"):
-            load_fashion_mnist("test", self.root, self.download_dir, self.download)
+            for split in ("train", "test"):
+                load_fashion_mnist(split, self.root, self.download_dir, self.download)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and self.unpaired:

@@ -93,11 +93,10 @@ class VAE(LabelConditioning, GenerativeModule):
         out = self.forward_loss(batch)
         weight = self.kl_weight()
         loss = out["recon"] + weight * out["kl"]
-        self.log_dict(
-            {"train/loss": loss, "train/recon": out["recon"], "train/kl": out["kl"], "train/kl_weight": weight},
-            prog_bar=False, on_step=True, on_epoch=True, batch_size=len(batch["image"]),
-        )
-        self.log("loss", loss, prog_bar=True, logger=False)
+        metrics = {"train/loss": loss, "train/recon": out["recon"], "train/kl": out["kl"]}
+        if self.kl_warmup_steps:  # constant otherwise; every logged key costs time on each step
+            metrics["train/kl_weight"] = weight
+        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(batch["image"]))
         return loss
 
     def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
