@@ -253,16 +253,20 @@ class Evaluation(pl.Callback):
         logged = result.prefixed("val/")
         if getattr(pl_module, "family", None) == "vae":
             logged.update(self._latent_metrics(trainer, pl_module, datamodule, skip_kl=in_validation))
-        self.fid_window.add(logged["val/fid"])
-        if len(self.fid_window) >= 2:
-            logged["stability/fid_spread"] = self.fid_window.spread()
-        for key, value in logged.items():
-            pl_module.log(key, torch.tensor(float(value), dtype=torch.float32), on_step=False, on_epoch=True)
+        self._log(pl_module, logged)
         self.last_seconds = time.perf_counter() - start
         for note in result.notes:
             log.warning(note)
         if trainer.is_global_zero:
             self._report(trainer, images, result, logged, epoch)
+
+    def _log(self, pl_module: GenerativeModule, logged: dict[str, float]) -> None:
+        """Track FID's spread over recent evaluations and send every number to the loggers."""
+        self.fid_window.add(logged["val/fid"])
+        if len(self.fid_window) >= 2:
+            logged["stability/fid_spread"] = self.fid_window.spread()
+        for key, value in logged.items():
+            pl_module.log(key, torch.tensor(float(value), dtype=torch.float32), on_step=False, on_epoch=True)
 
     def _evaluate_translation(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> None:
         start = time.perf_counter()
@@ -277,11 +281,7 @@ class Evaluation(pl.Callback):
                 min_samples=int(self.metrics_cfg.get("min_samples", 2)), rank=trainer.global_rank, world=trainer.world_size,
             )  # fmt: skip
         logged = translation_logs(results)
-        self.fid_window.add(logged["val/fid"])
-        if len(self.fid_window) >= 2:
-            logged["stability/fid_spread"] = self.fid_window.spread()
-        for key, value in logged.items():
-            pl_module.log(key, torch.tensor(float(value), dtype=torch.float32), on_step=False, on_epoch=True)
+        self._log(pl_module, logged)
         self.last_seconds = time.perf_counter() - start
         for note in dict.fromkeys(n for r in results.values() for n in r.notes):
             log.warning(note)
