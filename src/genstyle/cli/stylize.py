@@ -1,9 +1,10 @@
 """`python stylize.py ckpt_path=... content=shirt.png style=coat.png out=result.png`: apply a
 trained model to images of your own.
 
-One command for every model that can: exemplar and conditional models (`style_swap`, `cvae`)
-through `model.stylize(content, style)`, translation models (`cyclegan`) through
-`model.translate(x, direction)` with `direction=a2b|b2a` and no style image.
+One command for every model that can: exemplar and conditional models (`style_swap`, `cvae`,
+`cgan`) through `model.stylize(content, style)` (the cGAN finds the style image's latent code by
+GAN inversion, `model.inversion_steps` generator passes, so it is slower), translation models
+(`cyclegan`) through `model.translate(x, direction)` with `direction=a2b|b2a` and no style image.
 
 - `content` is an image file or a folder (searched recursively); `out` is then a `.png` file or a
   folder that mirrors the content folder's layout (`a/b.jpg` -> `out/a/b.png`).
@@ -11,7 +12,7 @@ through `model.stylize(content, style)`, translation models (`cyclegan`) through
   always the model's size. An image whose colour count differs from the model's (a colour photo
   for a grayscale model, or the reverse) is an error unless `convert_channels=true`, which converts
   colour to luminance (ITU-R 601-2) or repeats the gray channel three times.
-- Conditional models (`cvae`) take the content image's class from `content_labels=` (a class
+- Conditional models (`cvae`, `cgan`) take the content image's class from `content_labels=` (a class
   name or index, applied to every content image) and the style image's from `style_labels=`;
   without them the model classifies the images itself.
 - `panel=true` writes content | style | result side by side (content | result when translating).
@@ -39,7 +40,7 @@ from genstyle.models.base import GenerativeModule
 
 DIRECTIONS = ("a2b", "b2a")
 CAPABLE_MODELS = (
-    "style_swap and cvae (stylize: content=... style=...), "
+    "style_swap, cvae and cgan (stylize: content=... style=...), "
     "cyclegan (translate: content=... direction=a2b|b2a)"
 )
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -131,7 +132,7 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
         return None
     require(
         "content_labels" in inspect.signature(model.stylize).parameters,
-        f"{key}={value} is for class-conditional models (cvae); this {model.family} model takes no classes. Drop {key}=.",
+        f"{key}={value} is for class-conditional models (cvae, cgan); this {model.family} model takes no classes. Drop {key}=.",
     )
     names = list(model.class_names()) if callable(getattr(model, "class_names", None)) else []
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (model.num_classes or 0):
@@ -184,7 +185,7 @@ def stylize(cfg: DictConfig) -> list[Path]:
     for key in ("content_labels", "style_labels"):
         index = class_index(cfg.get(key), key, model)
         if index is not None:
-            require(mode == "stylize", f"{key}= is for class-conditional models (cvae), not for translation models.")
+            require(mode == "stylize", f"{key}= is for class-conditional models (cvae, cgan), not for translation models.")
             labels[key] = index
 
     content = Path(cfg.content).expanduser()
