@@ -130,3 +130,12 @@ def classifier_weights(tmp_path_factory) -> str:
 def random_classifier_weights(tmp_path: Path):
     """`random_classifier_weights(seed)` -> path of a random classifier's weights file."""
     return lambda seed: str(write_classifier_weights(tmp_path / f"classifier_{seed}.pt", seed))
+
+
+@pytest.fixture
+def one_thread():
+    """Many small convolutions: on a shared 2-core CPU, extra torch threads only add contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -25,12 +25,7 @@ LOGGED = ["val/fid_a2b", "val/kid_a2b_mean", "val/kid_a2b_std", "val/precision_a
           "val/fid", "val/kid_mean"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class FixedTranslator:

@@ -29,13 +29,7 @@ LOSS_TERMS = ["g_adv_a2b", "g_adv_b2a", "cycle_a", "cycle_b", "idt_a", "idt_b", 
 VAL_TERMS = ["cycle_l1_a", "cycle_l1_b", "ssim_a2b", "ssim_b2a", "identity_gap"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Many small convolutions: on a shared CPU, extra threads only add contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_cyclegan(size: int = 16, channels: int = 3, **kwargs) -> CycleGAN:
