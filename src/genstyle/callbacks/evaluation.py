@@ -22,6 +22,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -354,41 +355,31 @@ class Evaluation(pl.Callback):
                       caption=f"epoch {epoch}, {results[direction].protocol['source']} translated {direction}")
         self._log_translation_to_wandb(trainer, results)
 
-    def _log_translation_to_wandb(self, trainer: pl.Trainer, results: dict[str, EvalResult]) -> None:
+    def _wandb_loggers(self, trainer: pl.Trainer, lower: Iterable[str], higher: Iterable[str]) -> list:
+        """The run's W&B loggers. On first use, W&B is told to keep the best value of each metric in
+        the summary (min for `lower`, max for `higher`), so runs sort by val/fid in the dashboard."""
         from pytorch_lightning.loggers import WandbLogger
 
-        for logger in trainer.loggers:
-            if not isinstance(logger, WandbLogger):
-                continue
-            experiment = logger.experiment
-            if not self._wandb_defined:
-                for direction in results:
-                    for key in (f"fid_{direction}", f"kid_{direction}_mean"):
-                        experiment.define_metric(f"val/{key}", summary="min")
-                    for key in (f"precision_{direction}", f"recall_{direction}"):
-                        experiment.define_metric(f"val/{key}", summary="max")
-                for key in ("fid", "kid_mean"):
-                    experiment.define_metric(f"val/{key}", summary="min")
-                self._wandb_defined = True
-            experiment.summary.update(
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+        if loggers and not self._wandb_defined:
+            for logger in loggers:
+                for keys, summary in ((lower, "min"), (higher, "max")):
+                    for key in keys:
+                        logger.experiment.define_metric(f"val/{key}", summary=summary)
+            self._wandb_defined = True
+        return loggers
+
+    def _log_translation_to_wandb(self, trainer: pl.Trainer, results: dict[str, EvalResult]) -> None:
+        lower = [key for d in results for key in (f"fid_{d}", f"kid_{d}_mean")] + ["fid", "kid_mean"]
+        higher = [key for d in results for key in (f"precision_{d}", f"recall_{d}")]
+        for logger in self._wandb_loggers(trainer, lower, higher):
+            logger.experiment.summary.update(
                 {f"eval_protocol/{d}/{k}": v for d, r in results.items() for k, v in r.protocol.items()}
             )
 
     def _log_to_wandb(self, trainer: pl.Trainer, result: EvalResult, names: list[str], ref_counts: torch.Tensor) -> None:
-        from pytorch_lightning.loggers import WandbLogger
-
-        for logger in trainer.loggers:
-            if not isinstance(logger, WandbLogger):
-                continue
-            experiment = logger.experiment
-            if not self._wandb_defined:
-                # Runs sort by val/fid in the dashboard: the summary keeps the best value, not the last.
-                for key in LOWER_IS_BETTER:
-                    experiment.define_metric(f"val/{key}", summary="min")
-                for key in HIGHER_IS_BETTER:
-                    experiment.define_metric(f"val/{key}", summary="max")
-                self._wandb_defined = True
-            experiment.summary.update({f"eval_protocol/{k}": v for k, v in result.protocol.items()})
+        for logger in self._wandb_loggers(trainer, LOWER_IS_BETTER, HIGHER_IS_BETTER):
+            logger.experiment.summary.update({f"eval_protocol/{k}": v for k, v in result.protocol.items()})
             total, ref_total = max(1, int(result.class_counts.sum())), max(1, int(ref_counts.sum()))
             rows = [
                 [name, int(c), int(c) / total, int(r) / ref_total]
