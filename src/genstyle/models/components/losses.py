@@ -44,3 +44,13 @@ def gradient_norm(parameters) -> torch.Tensor:
     """L2 norm of all gradients of `parameters` (0 where none): a stability indicator."""
     norms = [p.grad.detach().norm(2) for p in parameters if p.grad is not None]
     return torch.stack(norms).norm(2) if norms else torch.tensor(0.0)
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al., 2018): mean over the batch of ||d D(x) / dx||^2 on real images.
+
+    `real_images` must have `requires_grad=True` before they go through D; the result is
+    differentiable (create_graph) so it trains D. Computed in float32 for mixed precision.
+    """
+    (grad,) = torch.autograd.grad(real_logits.float().sum(), real_images, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
