@@ -33,10 +33,10 @@ train: install
 
 # Headless Chromium for the report rendering test (tests/test_compare.py skips it when absent).
 browser:
-	@if command -v chromium >/dev/null; then echo "chromium: found"; \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "chromium and chromedriver: found"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	else echo "chromium: not installed and not root; the browser test will be skipped (apt-get install chromium)"; fi
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "chromium: not installed and not root; the browser test will be skipped (apt-get install chromium chromium-driver)"; fi
 
 test: install browser
 	$(PY) -m pytest $(ARGS)

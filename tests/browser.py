@@ -44,3 +44,24 @@ def open_page(html: Path, workdir: Path, screenshot: Path | None = None) -> Page
         )
         console += [line for line in shot.stderr.splitlines() if CONSOLE.search(line)]
     return Page(dom=dom.stdout, console=console)
+
+
+def webdriver(workdir: Path):
+    """A headless Chromium driven through WebDriver (Debian's `chromium-driver` + selenium), with
+    the page's console kept for inspection. Skips, saying what is missing, where either is absent."""
+    exe = chromium()
+    driver_exe = shutil.which("chromedriver")
+    if driver_exe is None:
+        pytest.skip("chromedriver is not installed (Debian: apt-get install chromium-driver; `make test` installs it when run as root)")
+    selenium = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.service import Service
+
+    options = selenium.ChromeOptions()
+    options.binary_location = exe
+    for flag in FLAGS:
+        if not flag.startswith(("--enable-logging", "--v=")):
+            options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={workdir / 'chromium-profile'}")
+    options.add_argument("--window-size=1000,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return selenium.Chrome(options=options, service=Service(driver_exe))
