@@ -64,14 +64,23 @@ def locate_checkpoint(spec: str) -> tuple[Path, Path]:
     return path.resolve(), ckpt
 
 
+def short_labels(paths: list[Path]) -> list[str]:
+    """The fewest trailing path parts that tell the runs apart (at least the run folder's name)."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        labels = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(p) for p in paths]
+
+
 def load_runs(specs: list[str], device: str) -> list[RatedRun]:
-    runs = []
-    for spec in specs:
-        run_dir, ckpt = locate_checkpoint(str(spec))
-        model, _ = load_model(ckpt, device)
-        runs.append(RatedRun(str(spec).rstrip("/"), run_dir, model))
-    labels = [r.label for r in runs]
-    require(len(set(labels)) == len(labels), f"runs: {', '.join(labels)} names a run twice; give each run once.")
+    located = [locate_checkpoint(str(spec)) for spec in specs]
+    keys = [ckpt.resolve() for _, ckpt in located]
+    require(len(set(keys)) == len(keys), f"runs: {', '.join(map(str, specs))} names a checkpoint twice; give each run once.")
+    # A .ckpt other than last.ckpt is named by its file too, so two checkpoints of one run stay apart.
+    names = [run_dir if ckpt.name == "last.ckpt" else run_dir / ckpt.name for run_dir, ckpt in located]
+    runs = [RatedRun(label, run_dir, load_model(ckpt, device)[0])
+            for label, (run_dir, ckpt) in zip(short_labels(names), located, strict=True)]
     shapes = {r.model.image_shape for r in runs}
     require(len(shapes) == 1, f"runs: the runs make images of different shapes ({', '.join(map(str, sorted(shapes)))}); rate runs trained on the same data.")
     return runs
@@ -202,13 +211,13 @@ def score(cfg: DictConfig) -> list:
     print(f"\n{sum(len(f.votes) for f in files)} votes from {len(files)} file(s). Win rate = wins / (wins + losses); "
           "ties (can't tell) excluded; 95% Wilson interval; p = exact two-sided binomial test against 0.5.")
     if cfg.write_eval:
-        sources = {str(e.get("label")): e for f in files for e in f.entities.values() if e.get("kind") == "run"}
-        missing = [f"{label} ({e.get('source')})" for label, e in sources.items() if not Path(str(e.get("source"))).is_dir()]
+        sources = {str(e.get("source")): str(e.get("label")) for f in files for e in f.entities.values() if e.get("kind") == "run"}
+        missing = [f"{label} ({source})" for source, label in sources.items() if not Path(source).is_dir()]
         require(not missing, f"score: the run folder of {', '.join(missing)} does not exist here, so its eval.json cannot be updated. "
                 "Score where the runs are, or pass write_eval=false to print the numbers only.")
-        for label, mine in per_entity(comparisons).items():
-            if label in sources:
-                print(f"Wrote {record_in_eval_json(Path(str(sources[label]['source'])), mine, paths)}")
+        for source, mine in per_entity(comparisons).items():
+            if source in sources:
+                print(f"Wrote {record_in_eval_json(Path(source), mine, paths)}")
     return comparisons
 
 

@@ -43,7 +43,7 @@ def page_data(
     require(task in TASKS, f"unknown rating task {task!r}; one of {', '.join(TASKS)}.")
     used = sorted({p.item for p in pairs})
     uris = {hid: {str(k): png_data_uri(images[hid][k]) for k in used} for hid in images}
-    key = {e.hidden_id: {"label": e.label, "source": e.source, "kind": e.kind} for e in entities}
+    key = {e.hidden_id: {"label": e.label, "source": e.source, "kind": e.kind, "order": i} for i, e in enumerate(entities)}
     data = {
         "format": "genstyle-rating-page",
         "votes_format": VOTES_FORMAT,

@@ -20,8 +20,10 @@ from genstyle.rating.votes import VotesFile
 @dataclass
 class Comparison:
     task: str
-    first: str  # the entity whose win rate is reported (the run, in a real-or-generated task)
+    first: str  # the entity whose win rate is reported (the run, in a real-or-generated task): its source
     second: str
+    first_label: str
+    second_label: str
     wins: int = 0
     losses: int = 0
     ties: int = 0
@@ -45,13 +47,14 @@ class Comparison:
 
     def as_dict(self) -> dict:
         return {
-            "task": self.task, "opponent": self.second, "wins": self.wins, "losses": self.losses, "ties": self.ties,
+            "task": self.task, "opponent": self.second_label, "opponent_source": self.second, "wins": self.wins, "losses": self.losses, "ties": self.ties,
             "votes": self.decided + self.ties, "win_rate": self.win_rate, "ci95": list(self.ci95), "p_value": self.p_value,
             "raters": len(self.raters), "test": "Wilson 95% interval; exact two-sided binomial test against 0.5; ties excluded",
         }
 
     def flipped(self) -> Comparison:
-        return Comparison(self.task, self.second, self.first, self.losses, self.wins, self.ties, set(self.raters))
+        return Comparison(self.task, self.second, self.first, self.second_label, self.first_label, self.losses, self.wins,
+                          self.ties, set(self.raters))
 
 
 def check_distinct(files: list[VotesFile]) -> None:
@@ -72,16 +75,19 @@ def compare(files: list[VotesFile]) -> list[Comparison]:
     check_distinct(files)
     order: dict[str, int] = {}
     kinds: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for f in files:
-        for entity in f.entities.values():
-            order.setdefault(str(entity.get("label")), len(order))
-            kinds[str(entity.get("label"))] = str(entity.get("kind", "run"))
-    rank = lambda label: (kinds.get(label) == "real", order.get(label, 0))  # noqa: E731  runs first, real last
+        for entity in sorted(f.entities.values(), key=lambda e: e.get("order", 0)):  # the runs' order on the command line
+            source = str(entity.get("source"))
+            order.setdefault(source, len(order))
+            kinds[source] = str(entity.get("kind", "run"))
+            labels.setdefault(source, str(entity.get("label", source)))
+    rank = lambda source: (kinds.get(source) == "real", order.get(source, 0))  # noqa: E731  runs first, real last
     table: dict[tuple[str, str, str], Comparison] = {}
     for f in files:
         for vote in f.votes:
             first, second = sorted((vote.left, vote.right), key=rank)
-            entry = table.setdefault((f.task, first, second), Comparison(f.task, first, second))
+            entry = table.setdefault((f.task, first, second), Comparison(f.task, first, second, labels[first], labels[second]))
             entry.raters.add(f"{f.page_id}:{f.rater}")
             if vote.winner is None:
                 entry.ties += 1
@@ -93,7 +99,7 @@ def compare(files: list[VotesFile]) -> list[Comparison]:
 
 
 def per_entity(comparisons: list[Comparison]) -> dict[str, list[Comparison]]:
-    """Each entity's comparisons from its own side (its wins first)."""
+    """Each entity's comparisons from its own side (its wins first), keyed by its source."""
     out: dict[str, list[Comparison]] = {}
     for c in comparisons:
         out.setdefault(c.first, []).append(c)
@@ -102,11 +108,12 @@ def per_entity(comparisons: list[Comparison]) -> dict[str, list[Comparison]]:
 
 
 def format_table(comparisons: list[Comparison]) -> str:
-    lines = [f"{'task':<11}{'run':<28}{'vs':<28}{'win rate':>9}  {'95% CI':<13}{'wins':>5}{'losses':>7}{'ties':>5}{'p':>9}  raters"]
+    w = max([len("run")] + [len(label) for c in comparisons for label in (c.first_label, c.second_label)]) + 2
+    lines = [f"{'task':<11}{'run':<{w}}{'vs':<{w}}{'win rate':>9}  {'95% CI':<13}{'wins':>5}{'losses':>7}{'ties':>5}{'p':>10}  raters"]
     lines.append("-" * len(lines[0]))
     for c in comparisons:
         low, high = c.ci95
         rate = f"{c.win_rate:.3f}" if c.decided else "n/a"
-        lines.append(f"{c.task:<11}{c.first[:27]:<28}{c.second[:27]:<28}{rate:>9}  {low:.3f}-{high:.3f}  {c.wins:>5}{c.losses:>7}{c.ties:>5}"
-                     f"{c.p_value:>9.3g}  {len(c.raters)}")
+        lines.append(f"{c.task:<11}{c.first_label:<{w}}{c.second_label:<{w}}{rate:>9}  {low:.3f}-{high:.3f}  {c.wins:>5}{c.losses:>7}{c.ties:>5}"
+                     f"{c.p_value:>10.3g}  {len(c.raters)}")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ CHOICES = ("left", "right", "tie")
 
 @dataclass
 class Vote:
-    winner: str | None  # entity label, None for "can't tell"
+    winner: str | None  # entity identity (its source: run folder or real data spec), None for "can't tell"
     left: str
     right: str
 
@@ -67,7 +67,7 @@ def read_votes(path: str | Path) -> VotesFile:
         if not ok:
             raise _not_votes(path, f"a vote is malformed: {json.dumps(vote)[:120]}")
         winner = {"left": vote["left"], "right": vote["right"], "tie": None}[vote["choice"]]
-        label = lambda hid: str(entities[hid].get("label", hid))  # noqa: E731
-        parsed.append(Vote(None if winner is None else label(winner), label(vote["left"]), label(vote["right"])))
+        source = lambda hid: str(entities[hid].get("source", hid))  # noqa: E731
+        parsed.append(Vote(None if winner is None else source(winner), source(vote["left"]), source(vote["right"])))
     return VotesFile(path, str(data.get("page_id", "")), str(data.get("rater", "")), str(data.get("task", "preference")),
                      int(data.get("seed", 0)), entities, parsed, len(data["pairs"]))

@@ -117,6 +117,25 @@ def stability_table(runs: list[Run]) -> str:
     return table(headers, rows, "stability")
 
 
+def human_rating_section(runs: list[Run]) -> str:
+    """Win rates from blind rating (rate.py score=...), one row per run and opponent; empty without any."""
+    rows = []
+    for run in runs:
+        for c in run.human_rating or []:
+            low, high = (c.get("ci95") or [None, None])[:2]
+            rate = c.get("win_rate")
+            rows.append("<tr>" + "".join([
+                text_cell(run.label), text_cell(str(c.get("task", ""))), text_cell(str(c.get("opponent", ""))),
+                num_cell(rate, f"{fmt(rate)} [{fmt(low)}, {fmt(high)}]"), num_cell(c.get("wins")), num_cell(c.get("losses")),
+                num_cell(c.get("ties")), num_cell(c.get("p_value")), num_cell(c.get("raters")),
+            ]) + "</tr>")
+    if not rows:
+        return ""
+    headers = ["run", "task", "opponent", "win rate [95% CI]", "wins", "losses", "ties", "p (two-sided)", "raters"]
+    return ("<h2>Human rating (blind pairs; ties excluded from the win rate)</h2>\n"
+            + table(headers, rows, "human_rating") + "\n")
+
+
 def render(runs: list[Run], keys: list[str], plots: list[Path], sources: list[Path], title: str) -> str:
     failed = [r for r in runs if r.status != "done"]
     failed_html = "".join(
@@ -142,7 +161,7 @@ Configuration = the overrides that differ between runs, without the seed.</p>
 {configurations_table(runs, keys)}
 <h2>Runs (final metrics)</h2>
 {runs_table(runs, keys)}
-<h2>Failed runs</h2>
+{human_rating_section(runs)}<h2>Failed runs</h2>
 <ul id="failed">{failed_html}</ul>
 <h2>Metric curves and final values</h2>
 <div class="plots">{plot_html}</div>

@@ -33,6 +33,7 @@ class Run:
     error: str | None = None
     configuration: str = ""  # overrides that differ between runs, seed excluded
     label: str = ""  # the configuration plus the seed
+    human_rating: list[dict] | None = None  # eval.json's `human_rating` comparisons (rate.py score=...)
 
     @property
     def seed(self) -> object:
@@ -52,6 +53,15 @@ def _read_history(path: Path) -> list[dict]:
             except ValueError:
                 continue  # a line cut by a killed run; the rest is still good
     return rows
+
+
+def _read_human_rating(path: Path) -> list[dict] | None:
+    try:
+        section = json.loads(path.read_text()).get("human_rating") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    comparisons = section.get("comparisons") if isinstance(section, dict) else None
+    return [c for c in comparisons if isinstance(c, dict)] if isinstance(comparisons, list) else None
 
 
 def _last_sample(run_dir: Path) -> Path | None:
@@ -75,6 +85,7 @@ def read_run(run_dir: Path) -> Run:
     else:
         status = "incomplete"
     return Run(
+        human_rating=_read_human_rating(run_dir / "eval.json"),
         path=run_dir,
         overrides=[str(o) for o in overrides or []],
         config=config or {},
