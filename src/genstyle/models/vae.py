@@ -113,17 +113,3 @@ class VAE(LabelConditioning, GenerativeModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
-
-    # --- the GenerativeModule interface --------------------------------------------------------
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        labels = self.check_labels(labels, n)
-        z = self.noise(n, self.latent_dim, generator)
-        if labels is None and self.is_conditional:
-            labels = self.sample_labels(n, generator)  # the training label distribution
-        was_training = self.training
-        self.eval()
-        images = self.decode_mean(z, labels)
-        self.train(was_training)
-        return images
