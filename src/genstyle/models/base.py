@@ -7,8 +7,7 @@ the families trained with manual optimisation (GAN, WGAN-GP, cGAN, CycleGAN, sty
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,22 +16,13 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.components.losses import gradient_norm
+from genstyle.modes import evaluating
+
+__all__ = ["CHECKPOINT_FORMAT_VERSION", "CHECKPOINT_KEY", "GenerativeModule", "OptimizerFactory", "evaluating"]
 
 CHECKPOINT_KEY = "genstyle"
 CHECKPOINT_FORMAT_VERSION = 1
 OptimizerFactory = Callable[..., torch.optim.Optimizer]  # a `_partial_: true` optimizer config
-
-
-@contextmanager
-def evaluating(module: nn.Module) -> Iterator[None]:
-    """Eval mode and no gradients inside; the module's previous mode is restored afterwards."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        module.train(was_training)
 
 
 class GenerativeModule(pl.LightningModule):
