@@ -97,8 +97,11 @@ class TranslationViews(pl.Callback):
         (with one logged note) when its weights are not available."""
         if not self._classifier_checked:
             self._classifier_checked = True
+            # The model's record of its domains (model.domain_classes), else the data's.
             datamodule = trainer.datamodule
-            a, b = getattr(datamodule, "domain_a", None), getattr(datamodule, "domain_b", None)
+            a, b = getattr(pl_module, "domain_classes", None) or (None, None)
+            if a is None or b is None:
+                a, b = getattr(datamodule, "domain_a", None), getattr(datamodule, "domain_b", None)
             if a in FASHION_MNIST_CLASSES and b in FASHION_MNIST_CLASSES and pl_module.image_shape == CLASSIFIER_SHAPE:
                 try:
                     from genstyle.metrics.classifier import load_classifier
