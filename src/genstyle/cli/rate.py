@@ -20,12 +20,12 @@ import hydra
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from genstyle.callbacks.metrics_recorder import write_json_atomic
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
-from genstyle.data.datamodule import to_uint8
-from genstyle.errors import GenstyleError, require
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
+from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.files import write_json_atomic
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_model_range, to_uint8
 from genstyle.rating.page import page_data, write_page
 from genstyle.rating.plan import make_entities, plan_pairs
 from genstyle.rating.score import compare, format_table, per_entity
@@ -157,7 +157,7 @@ def make_page(cfg: DictConfig) -> Path:
         test = dataset_images(dataset.pop(), "test", cfg, channels, size)
         content, style = seeded_pick(test, 2 * int(cfg.n), int(cfg.seed)).split(int(cfg.n))
         context = list(zip(content, style, strict=True))
-        content_f, style_f = content.float() / 127.5 - 1, style.float() / 127.5 - 1
+        content_f, style_f = to_model_range(content), to_model_range(style)
         for run, entity in zip(runs, entities, strict=False):
             images[entity.hidden_id] = stylize_all(run.model, content_f, style_f, int(cfg.batch_size))
     else:

@@ -16,6 +16,7 @@ from torch import nn
 
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.features import check_model_range
+from genstyle.pixels import to_model_range
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def as_model_range(images: torch.Tensor, what: str) -> torch.Tensor:
     if not torch.is_tensor(images) or images.ndim != 4:
         raise GenstyleError(f"{what}: expected an image tensor (N, C, H, W), got {getattr(images, 'shape', type(images))}.")
     if images.dtype == torch.uint8:
-        return images.float().div(127.5).sub(1).cpu()
+        return to_model_range(images).cpu()
     images = images.detach().float().cpu()
     check_model_range(images)
     return images.clamp(-1, 1)
