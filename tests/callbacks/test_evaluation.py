@@ -43,6 +43,9 @@ def test_every_family_reports_all_metrics_with_protocol(make_cfg, classifier_wei
     assert sum(record["class_counts"].values()) == 200
     assert record["metrics"]["val/fid"] == pytest.approx(metrics["val/fid"], rel=1e-6)
     assert (out / "eval_samples" / "epoch_000.png").is_file()
+    c2st = record["two_sample"]  # the last epoch adds the classifier two-sample test
+    assert c2st["protocol"]["judge"] == "cnn" and c2st["total"] == 200 and c2st["ci95"][0] <= c2st["accuracy"] <= c2st["ci95"][1]
+    assert metrics["val/c2st_acc"] == pytest.approx(c2st["accuracy"]) and 0 <= metrics["val/c2st_p"] <= 1
     if model == "dcgan":
         assert "stability/var_d_loss" in metrics and "stability/var_g_loss" in metrics
     # The same numbers reach the CSV logger.

@@ -58,9 +58,14 @@ def test_folder_of_real_images_scores_far_better_than_noise(tmp_path, fmnist_roo
     assert good["metrics"]["fid"] < 0.1 * bad["metrics"]["fid"]
     assert good["protocol"]["num_fake"] == 300 and good["protocol"]["num_real"] == 500
     assert json.loads((tmp_path / "real_eval.json").read_text())["metrics"]["fid"] == good["metrics"]["fid"]
+    # The two-sample test: a fresh judge cannot tell real images from real images, noise it can.
+    low, high = good["two_sample"]["ci95"]
+    assert low <= 0.5 <= high and good["metrics"]["c2st_acc"] < 0.6 and good["two_sample"]["total"] == 300
+    assert bad["metrics"]["c2st_acc"] > 0.95 and bad["metrics"]["c2st_p"] < 1e-20
     # Folder against folder: a set against itself has FID 0.
     same = evaluate(eval_cfg(f"generated={tmp_path / 'real'}", f"reference={tmp_path / 'real'}", "metrics.num_real=null"))
     assert abs(same["metrics"]["fid"]) < 1e-6
+    assert "two_sample" not in same and any("two-sample test skipped" in n for n in same["notes"])
 
 
 def test_bad_folders_get_clear_errors_or_stated_adjustments(tmp_path, eval_cfg):

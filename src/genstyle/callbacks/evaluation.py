@@ -32,6 +32,7 @@ from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend, build_backend
 from genstyle.metrics.distributed import sync_buffers_from_rank_zero
 from genstyle.metrics.settings import MetricSettings
+from genstyle.metrics.two_sample import JUDGES, two_sample_test
 from genstyle.models.base import GenerativeModule
 
 log = logging.getLogger("genstyle.evaluation")
@@ -64,6 +65,7 @@ class Evaluation(pl.Callback):
         fid_spread_window: int = 5,
         grid_samples: int = 64,
         kid_subsets: int | None = None,
+        two_sample_judge: str | None = "cnn",
     ) -> None:
         metrics = OmegaConf.to_container(metrics, resolve=True) if isinstance(metrics, DictConfig) else dict(metrics)
         require(num_samples > 0, f"callbacks.evaluation.num_samples={num_samples} must be > 0.")
@@ -80,6 +82,8 @@ class Evaluation(pl.Callback):
         )
         self.num_samples, self.every_n_epochs, self.seed, self.batch_size = num_samples, every_n_epochs, seed, batch_size
         self.reference_split, self.latent_samples = reference_split, latent_samples
+        require(two_sample_judge in (None, *JUDGES), f"callbacks.evaluation.two_sample_judge={two_sample_judge!r} must be one of {', '.join(JUDGES)} or null (off).")
+        self.two_sample_judge = two_sample_judge
         self.report = EvalReport(dirpath, grid_samples)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
@@ -167,10 +171,36 @@ class Evaluation(pl.Callback):
         # the single-process numbers.
         sync_buffers_from_rank_zero(pl_module)
         logged, measured = self.evaluator.measure(trainer, pl_module, self.backend, in_validation)
+        sections = {}
+        if self._final(trainer) and self.two_sample_judge and isinstance(self.evaluator, SampleEvaluation):
+            result = self._two_sample(trainer, measured[0])
+            if result is not None:
+                logged.update({f"val/{k}": v for k, v in result.metrics("c2st").items()})
+                sections["two_sample"] = result.as_dict()
         self._log(pl_module, logged)
         self.last_seconds = time.perf_counter() - start
         if trainer.is_global_zero:
-            self.evaluator.write(trainer, epoch, logged, self.last_seconds, measured)
+            self.evaluator.write(trainer, epoch, logged, self.last_seconds, measured, **sections)
+
+    def _final(self, trainer: pl.Trainer) -> bool:
+        last = trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
+        return last or trainer.should_stop
+
+    def _two_sample(self, trainer: pl.Trainer, images: torch.Tensor):
+        """The classifier two-sample test at the end of training (it trains a network, so not every
+        epoch): the samples against the run's real training images, scored on held-out samples and
+        the reference split (`test` by default). Single-process only: under DDP each rank holds a share of the samples."""
+        if trainer.world_size > 1:
+            log.warning("The two-sample test is skipped under DDP (each rank holds only its share of the samples); "
+                        "run evaluate.py on the checkpoint instead.")
+            return None
+        datamodule = trainer.datamodule
+        start = time.perf_counter()
+        result = two_sample_test(images, datamodule.train_set.images, datamodule.load_split(self.reference_split).images,
+                                 judge=self.two_sample_judge, seed=self.seed)
+        log.info("Two-sample test (%s judge): accuracy %.3f [%.3f, %.3f], p=%.3g, %d held-out images (%.1fs)",
+                 self.two_sample_judge, result.accuracy, *result.ci95, result.p_value, result.total, time.perf_counter() - start)
+        return result
 
     def _log(self, pl_module: GenerativeModule, logged: dict[str, float]) -> None:
         """Track FID's spread over recent evaluations and send every number to the loggers."""

@@ -72,14 +72,15 @@ class SampleEvaluation:
             log.warning(note)
         return logged, (images, result)
 
-    def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured) -> None:
+    def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured, **sections) -> None:
+        """`sections`: more parts of eval.json (the end-of-training two-sample test)."""
         images, result = measured
         names = class_names(trainer, len(result.class_counts))
         ref_counts = self.reference.class_counts
         self.report.write(
             trainer, epoch, logged, seconds, protocol=result.protocol, notes=result.notes,
             class_counts={n: int(c) for n, c in zip(names, result.class_counts, strict=False)},
-            reference_class_counts={n: int(c) for n, c in zip(names, ref_counts, strict=False)},
+            reference_class_counts={n: int(c) for n, c in zip(names, ref_counts, strict=False)}, **sections,
         )  # fmt: skip
         self.report.grid(trainer, images, f"epoch_{epoch:03d}", "val/samples", f"epoch {epoch}, seed {self.seed}")
         self.log_to_wandb(trainer, result, names, ref_counts)

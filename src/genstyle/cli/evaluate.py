@@ -28,6 +28,7 @@ from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
 from genstyle.metrics.settings import metric_settings
 from genstyle.metrics.suite import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate_features
+from genstyle.metrics.two_sample import JUDGES, two_sample_test
 
 DATASET_SHAPES = {"fashion_mnist": (1, 28), "mnist": (1, 28), "cifar10": (3, 32)}  # (channels, size)
 SPLITS = ("train", "test")
@@ -196,6 +197,14 @@ def evaluate(cfg: DictConfig) -> dict:
         backend(images), reference, metric_settings(m), mode_min_share=float(m["mode_min_share"]), min_samples=int(m["min_samples"])
     )
     metrics = dict(result.metrics)
+    two_sample = None
+    if cfg.two_sample:
+        two_sample = two_sample_on_reference(cfg, images, ref, channels, size)
+        if two_sample is None:
+            notes.append(f"two-sample test skipped: it trains its judge on the train split and scores on the test split of a "
+                         f"data set, so it needs reference=<dataset>:test (got {ref.label}); two_sample=null silences this.")
+        else:
+            metrics.update(two_sample.metrics("c2st"))
     if latent:
         metrics.update({"kl": latent["kl"], "active_units": latent["active_units"]})
         warning = collapse_warning(latent, float(m["collapse_min_active_fraction"]))
@@ -209,12 +218,25 @@ def evaluate(cfg: DictConfig) -> dict:
         "reference_class_counts": [int(c) for c in reference.class_counts],
         "notes": notes,
         "seconds": round(time.perf_counter() - start, 2),
+        **({"two_sample": two_sample.as_dict()} if two_sample is not None else {}),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_path, json.loads(json.dumps(payload)))
     print_table(payload)
     print(f"\nWrote {out_path}")
     return payload
+
+
+def two_sample_on_reference(cfg: DictConfig, images: torch.Tensor, ref: Reference, channels: int, size: int):
+    """The classifier two-sample test (`two_sample` judge): trained on the images against the
+    reference data set's train split, scored on held-out images and the test split. None when
+    the reference is not a data set's test split."""
+    if ref.kind != "dataset" or ref.split != "test":
+        return None
+    require(cfg.two_sample in JUDGES, f"two_sample={cfg.two_sample!r} must be one of {', '.join(JUDGES)} or null (off).")
+    real_train = dataset_images(ref.name, "train", cfg.data_root, cfg.paths.data_dir, size, channels)
+    real_test = dataset_images(ref.name, "test", cfg.data_root, cfg.paths.data_dir, size, channels)
+    return two_sample_test(images, real_train, real_test, judge=cfg.two_sample, seed=int(cfg.seed))
 
 
 def training_label_distribution(data_cfg: dict, data_root: str | None, download_dir: str) -> torch.Tensor:

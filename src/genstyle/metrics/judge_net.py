@@ -8,6 +8,8 @@ global RNG left as it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -69,19 +71,29 @@ def as_model_range(images: torch.Tensor, what: str) -> torch.Tensor:
     return images.clamp(-1, 1)
 
 
+@contextmanager
+def training_allowed() -> Iterator[None]:
+    """Gradients on, inference mode off: a judge may be trained inside Lightning's validation loop,
+    which runs under `torch.inference_mode()`."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def fit(network: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, recipe: JudgeRecipe, seed: int) -> nn.Module:
     """Train `network` on `(inputs, targets)` with cross-entropy (class indices) for
     `recipe.epochs` seeded epochs; the caller's RNG state is untouched."""
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(network.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    network.train()
-    for _ in range(recipe.epochs):
-        order = torch.randperm(len(inputs), generator=generator)
-        for batch in order.split(recipe.batch_size):
-            loss = F.cross_entropy(network(inputs[batch]), targets[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    with training_allowed():
+        inputs, targets = inputs.clone(), targets.clone()  # ordinary tensors, even if made under inference mode
+        optimizer = torch.optim.Adam(network.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        network.train()
+        for _ in range(recipe.epochs):
+            order = torch.randperm(len(inputs), generator=generator)
+            for batch in order.split(recipe.batch_size):
+                loss = F.cross_entropy(network(inputs[batch]), targets[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
     return network.eval()
 
 
@@ -94,7 +106,7 @@ def predict(network: nn.Module, inputs: torch.Tensor, batch_size: int = 500) -> 
 
 def train_cnn(inputs: torch.Tensor, targets: torch.Tensor, outputs: int, recipe: JudgeRecipe, seed: int) -> JudgeCNN:
     """A fresh `JudgeCNN` initialised and trained from `seed` alone."""
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), training_allowed():
         torch.manual_seed(seed)
         network = JudgeCNN(inputs.shape[1], outputs, recipe.width)
     return fit(network, inputs, targets, recipe, seed)

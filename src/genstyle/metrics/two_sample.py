@@ -23,7 +23,13 @@ from genstyle.errors import require
 from genstyle.metrics.binomial import p_at_least, wilson_interval
 from genstyle.metrics.classifier import FashionClassifier
 from genstyle.metrics.features import extract_features
-from genstyle.metrics.judge_net import JudgeRecipe, as_model_range, predict, train_cnn
+from genstyle.metrics.judge_net import (
+    JudgeRecipe,
+    as_model_range,
+    predict,
+    train_cnn,
+    training_allowed,
+)
 
 JUDGES = ("cnn", "linear")
 LINEAR_STEPS = 200  # full-batch L-BFGS iterations of the linear probe
@@ -91,22 +97,24 @@ def _linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     """Logistic regression on standardised classifier features; returns test predictions."""
     train_f = extract_features(train_x, model=classifier)["features"]
     test_f = extract_features(test_x, model=classifier)["features"]
-    mean, std = train_f.mean(0), train_f.std(0).clamp_min(1e-6)
-    train_f, test_f = (train_f - mean) / std, (test_f - mean) / std
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        probe = torch.nn.Linear(train_f.shape[1], 2).double()
-    optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=LINEAR_STEPS, line_search_fn="strong_wolfe")
+    with training_allowed():
+        train_f, test_f, train_y = train_f.clone(), test_f.clone(), train_y.clone()
+        mean, std = train_f.mean(0), train_f.std(0).clamp_min(1e-6)
+        train_f, test_f = (train_f - mean) / std, (test_f - mean) / std
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            probe = torch.nn.Linear(train_f.shape[1], 2).double()
+        optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=LINEAR_STEPS, line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(probe(train_f), train_y) + LINEAR_L2 * probe.weight.pow(2).sum()
-        loss.backward()
-        return loss
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(probe(train_f), train_y) + LINEAR_L2 * probe.weight.pow(2).sum()
+            loss.backward()
+            return loss
 
-    optimizer.step(closure)
-    with torch.no_grad():
-        return probe(test_f).argmax(1)
+        optimizer.step(closure)
+        with torch.no_grad():
+            return probe(test_f).argmax(1)
 
 
 def two_sample_test(
