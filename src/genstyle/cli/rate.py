@@ -125,9 +125,9 @@ def stylize_all(model: GenerativeModule, content: torch.Tensor, style: torch.Ten
 
 def choose_task(cfg: DictConfig, runs: list[RatedRun]) -> str:
     require(cfg.task in TASK_CHOICES, f"task={cfg.task} is not one of {', '.join(TASK_CHOICES)}.")
-    can_stylize = all(callable(getattr(r.model, "stylize", None)) for r in runs)
+    can_stylize = all(r.model.can_stylize for r in runs)
     if cfg.task == "stylize":
-        require(can_stylize, "task=stylize, but " + ", ".join(r.label for r in runs if not callable(getattr(r.model, "stylize", None))) + " cannot stylize; use task=samples.")
+        require(can_stylize, "task=stylize, but " + ", ".join(r.label for r in runs if not r.model.can_stylize) + " cannot stylize; use task=samples.")
         require(cfg.real is None, "task=stylize compares runs with each other; real= applies to samples only (drop real= or use task=samples).")
     if cfg.task == "samples" or cfg.real is not None or not can_stylize:
         return "samples"
@@ -168,7 +168,7 @@ def make_page(cfg: DictConfig) -> Path:
             images[entities[-1].hidden_id] = seeded_pick(pool, int(cfg.n), int(cfg.seed))
     rating_task = "realness" if real is not None else "style" if task == "stylize" else "preference"
     data = page_data(entities, pairs, images, rating_task, int(cfg.seed), context)
-    title = cfg.title or {"realness": "Real or generated?", "style": "Which stylization is better?", "preference": "Which image is better?"}[rating_task]
+    title = cfg.title or {"realness": "Blind rating: real or generated", "style": "Blind rating: stylizations", "preference": "Blind rating: two models"}[rating_task]
     write_page(data, title, out)
     print(f"Wrote {out} ({len(pairs)} pairs, {rating_task} task, seed {cfg.seed}, page {data['page_id'][:12]}). "
           "Open it in a browser, rate every pair, press Save votes, then: python rate.py score=votes.json")
