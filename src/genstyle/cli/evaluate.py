@@ -148,6 +148,7 @@ def evaluate(cfg: DictConfig) -> dict:
         (cfg.ckpt_path is None) != (cfg.generated is None),
         "Give exactly one of ckpt_path=<.ckpt file> or generated=<folder of images> (with reference=...).",
     )
+    require(cfg.two_sample in (None, *JUDGES), f"two_sample={cfg.two_sample!r} must be one of {', '.join(JUDGES)} or null (off).")
     m = OmegaConf.to_container(cfg.metrics, resolve=True)
     start = time.perf_counter()
     latent: dict[str, float] = {}
@@ -233,7 +234,6 @@ def two_sample_on_reference(cfg: DictConfig, images: torch.Tensor, ref: Referenc
     the reference is not a data set's test split."""
     if ref.kind != "dataset" or ref.split != "test":
         return None
-    require(cfg.two_sample in JUDGES, f"two_sample={cfg.two_sample!r} must be one of {', '.join(JUDGES)} or null (off).")
     real_train = dataset_images(ref.name, "train", cfg.data_root, cfg.paths.data_dir, size, channels)
     real_test = dataset_images(ref.name, "test", cfg.data_root, cfg.paths.data_dir, size, channels)
     return two_sample_test(images, real_train, real_test, judge=cfg.two_sample, seed=int(cfg.seed))
