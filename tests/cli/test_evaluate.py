@@ -91,7 +91,8 @@ def test_checkpoint_evaluation_writes_eval_json_beside_it(make_cfg, classifier_w
     train(cfg)
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     out = evaluate(eval_cfg(f"ckpt_path={ckpt}", "num_samples=200", "latent_samples=100"))
-    assert {"fid", "kid_mean", "is_mean", "precision", "recall", "class_kl", "modes_covered", "kl", "active_units"} <= set(out["metrics"])
+    assert {"fid", "kid_mean", "is_mean", "precision", "recall", "class_kl", "modes_covered", "kl", "active_units", "c2st_acc", "c2st_p"} <= set(out["metrics"])
+    assert out["two_sample"]["protocol"]["test_generated"] == 100 and out["two_sample"]["protocol"]["judge"] == "cnn"
     assert out["protocol"]["reference"] == "fashion_mnist:test" and out["protocol"]["family"] == "vae"
     assert json.loads((ckpt.parent / "eval.json").read_text())["protocol"]["num_fake"] == 200
 
