@@ -50,6 +50,9 @@ CHEAP = [
     "metrics.num_real=500",
     "metrics.min_samples=2",
     "metrics.kid_subsets=10",
+    # The end-of-training judges train a network each; the tests that check them turn them on.
+    "callbacks.evaluation.two_sample_judge=null",
+    "callbacks.evaluation.cas=false",
 ]
 # Reference statistics are keyed by the extractor's weights hash, so one cache serves every test.
 FEATURE_CACHE = Path(tempfile.gettempdir()) / f"genstyle-test-feature-cache-{os.getuid()}"

@@ -62,7 +62,7 @@ def test_cyclegan_run_logs_fid_kid_per_direction_with_protocol(make_cfg, classif
     cfg = make_cfg(
         "model=cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot",
         f"metrics.classifier_weights={classifier_weights}", "data.train_subset=32", "data.val_size=16",
-        "data.batch_size=16", "trainer.limit_train_batches=1", *TINY_NETS,
+        "data.batch_size=16", "trainer.limit_train_batches=1", "callbacks.evaluation.two_sample_judge=cnn", *TINY_NETS,
     )  # fmt: skip
     metrics = train(cfg)
     for key in LOGGED:
@@ -81,6 +81,14 @@ def test_cyclegan_run_logs_fid_kid_per_direction_with_protocol(make_cfg, classif
         assert (p["num_fake"], p["num_real"]) == (200, 500)  # callbacks.evaluation.num_samples, metrics.num_real
         assert (out / "eval_samples" / f"epoch_000_{direction}.png").is_file()
         assert record["metrics"][f"val/fid_{direction}"] == pytest.approx(metrics[f"val/fid_{direction}"], rel=1e-6)
+        # The two-sample test per direction: translations of the test images of the source domain
+        # against real images of the target domain (judge trained on its 32 training images).
+        c2st = record["two_sample"][direction]
+        assert c2st["protocol"]["judge"] == "cnn" and c2st["protocol"]["train_real"] == 32 and c2st["total"] == 200
+        assert c2st["ci95"][0] <= c2st["accuracy"] <= c2st["ci95"][1]
+        assert metrics[f"val/c2st_acc_{direction}"] == pytest.approx(c2st["accuracy"])
+        assert (metrics[f"val/c2st_acc_{direction}_low"], metrics[f"val/c2st_acc_{direction}_high"]) == pytest.approx(tuple(c2st["ci95"]))
+        assert metrics[f"val/c2st_p_{direction}"] == pytest.approx(c2st["p_value"])
     # model.monitor=val/fid: the best checkpoint is chosen by the mean translation FID.
     assert list((out / "checkpoints").glob("best-*.ckpt"))
 

@@ -97,6 +97,17 @@ def test_checkpoint_evaluation_writes_eval_json_beside_it(make_cfg, classifier_w
     assert json.loads((ckpt.parent / "eval.json").read_text())["protocol"]["num_fake"] == 200
 
 
+def test_conditional_checkpoint_evaluation_reports_cas(make_cfg, classifier_weights, eval_cfg):
+    cfg = make_cfg("model=cvae", f"metrics.classifier_weights={classifier_weights}")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    out = evaluate(eval_cfg(f"ckpt_path={ckpt}", "num_samples=200", "latent_samples=100", "two_sample=null"))
+    cas = out["cas"]
+    assert cas["protocol"]["train_generated"] == 200 and cas["total"] == 10000 and cas["ci95"][0] <= cas["accuracy"] <= cas["ci95"][1]
+    assert out["metrics"]["cas"] == pytest.approx(cas["accuracy"]) and "cas_low" in out["metrics"] and "c2st_acc" not in out["metrics"]
+    assert json.loads((ckpt.parent / "eval.json").read_text())["cas"]["accuracy"] == cas["accuracy"]
+
+
 @pytest.mark.slow  # a subprocess: ~20 s of imports on a shared CPU
 def test_wrong_kind_of_checkpoint_is_refused_by_the_cli(tmp_path, classifier_weights):
     from tests.conftest import run_cli

@@ -16,6 +16,20 @@ import torch
 from genstyle.files import write_json_atomic
 from genstyle.images import log_image, save_grid
 
+# Parts of eval.json that other commands write and a new evaluation must not erase: people's
+# votes (`rate.py score=...`) outlive retraining and resuming into the same run folder.
+KEPT_SECTIONS = ("human_rating",)
+
+
+def kept_sections(path: Path) -> dict[str, Any]:
+    """The `KEPT_SECTIONS` of an existing eval.json (none if the file is missing or unreadable:
+    then there is nothing to keep, and the evaluation rewrites it)."""
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: existing[k] for k in KEPT_SECTIONS if isinstance(existing, dict) and k in existing}
+
 
 class EvalReport:
     def __init__(self, dirpath: Path, grid_samples: int) -> None:
@@ -30,8 +44,10 @@ class EvalReport:
         self.history.append({"epoch": epoch, "step": trainer.global_step, **metrics})
         payload = {"epoch": epoch, "step": trainer.global_step, "metrics": metrics, **sections,
                    "seconds": round(seconds, 3), "history": self.history}
+        path = self.dirpath / "eval.json"
+        payload.update(kept_sections(path))
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.dirpath / "eval.json", json.loads(json.dumps(payload, default=str)))
+        write_json_atomic(path, json.loads(json.dumps(payload, default=str)))
 
     def grid(self, trainer: pl.Trainer, images: torch.Tensor, name: str, key: str, caption: str) -> None:
         """Save the first `grid_samples` images as `eval_samples/<name>.png` and log them as `key`."""

@@ -24,6 +24,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.eval_report import EvalReport
+from genstyle.callbacks.final_judges import (
+    conditional_cas,
+    sample_two_sample,
+    translation_two_sample,
+)
 from genstyle.callbacks.sample_evaluation import SampleEvaluation
 from genstyle.callbacks.stability import MovingWindow
 from genstyle.callbacks.translation_evaluation import TranslationEvaluation
@@ -32,7 +37,7 @@ from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend, build_backend
 from genstyle.metrics.distributed import sync_buffers_from_rank_zero
 from genstyle.metrics.settings import MetricSettings
-from genstyle.metrics.two_sample import JUDGES, two_sample_test
+from genstyle.metrics.two_sample import JUDGES
 from genstyle.models.base import GenerativeModule
 
 log = logging.getLogger("genstyle.evaluation")
@@ -66,6 +71,7 @@ class Evaluation(pl.Callback):
         grid_samples: int = 64,
         kid_subsets: int | None = None,
         two_sample_judge: str | None = "cnn",
+        cas: bool = True,
     ) -> None:
         metrics = OmegaConf.to_container(metrics, resolve=True) if isinstance(metrics, DictConfig) else dict(metrics)
         require(num_samples > 0, f"callbacks.evaluation.num_samples={num_samples} must be > 0.")
@@ -83,7 +89,7 @@ class Evaluation(pl.Callback):
         self.num_samples, self.every_n_epochs, self.seed, self.batch_size = num_samples, every_n_epochs, seed, batch_size
         self.reference_split, self.latent_samples = reference_split, latent_samples
         require(two_sample_judge in (None, *JUDGES), f"callbacks.evaluation.two_sample_judge={two_sample_judge!r} must be one of {', '.join(JUDGES)} or null (off).")
-        self.two_sample_judge = two_sample_judge
+        self.two_sample_judge, self.cas = two_sample_judge, bool(cas)
         self.report = EvalReport(dirpath, grid_samples)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
@@ -171,12 +177,7 @@ class Evaluation(pl.Callback):
         # the single-process numbers.
         sync_buffers_from_rank_zero(pl_module)
         logged, measured = self.evaluator.measure(trainer, pl_module, self.backend, in_validation)
-        sections = {}
-        if self._final(trainer) and self.two_sample_judge and isinstance(self.evaluator, SampleEvaluation):
-            result = self._two_sample(trainer, measured[0])
-            if result is not None:
-                logged.update({f"val/{k}": v for k, v in result.metrics("c2st").items()})
-                sections["two_sample"] = result.as_dict()
+        sections = self._final_judges(trainer, pl_module, logged, measured) if self._final(trainer) else {}
         self._log(pl_module, logged)
         self.last_seconds = time.perf_counter() - start
         if trainer.is_global_zero:
@@ -186,21 +187,29 @@ class Evaluation(pl.Callback):
         last = trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
         return last or trainer.should_stop
 
-    def _two_sample(self, trainer: pl.Trainer, images: torch.Tensor):
-        """The classifier two-sample test at the end of training (it trains a network, so not every
-        epoch): the samples against the run's real training images, scored on held-out samples and
-        the reference split (`test` by default). Single-process only: under DDP each rank holds a share of the samples."""
+    def _final_judges(self, trainer: pl.Trainer, pl_module: GenerativeModule, logged: dict, measured) -> dict:
+        """The judges that train a network (so at the end of training, not every epoch): the
+        two-sample test on samples or per translation direction, and CAS for class-conditional
+        models. Adds their numbers to `logged`; returns their eval.json sections. Single-process
+        only: under DDP each rank holds a share of the samples."""
+        if not (self.two_sample_judge or (self.cas and pl_module.is_conditional)):
+            return {}
         if trainer.world_size > 1:
-            log.warning("The two-sample test is skipped under DDP (each rank holds only its share of the samples); "
-                        "run evaluate.py on the checkpoint instead.")
-            return None
-        datamodule = trainer.datamodule
-        start = time.perf_counter()
-        result = two_sample_test(images, datamodule.train_set.images, datamodule.load_split(self.reference_split).images,
-                                 judge=self.two_sample_judge, seed=self.seed)
-        log.info("Two-sample test (%s judge): accuracy %.3f [%.3f, %.3f], p=%.3g, %d held-out images (%.1fs)",
-                 self.two_sample_judge, result.accuracy, *result.ci95, result.p_value, result.total, time.perf_counter() - start)
-        return result
+            log.warning("The two-sample test and CAS are skipped under DDP (each rank holds only its share of the "
+                        "samples); run evaluate.py on the checkpoint instead.")
+            return {}
+        datamodule, sections = trainer.datamodule, {}
+        judges = []
+        if self.two_sample_judge and isinstance(self.evaluator, SampleEvaluation):
+            judges.append(("two_sample", lambda: sample_two_sample(datamodule, measured[0], self.two_sample_judge, self.seed, self.reference_split)))
+        if self.two_sample_judge and isinstance(self.evaluator, TranslationEvaluation):
+            judges.append(("two_sample", lambda: translation_two_sample(datamodule, measured[0], self.two_sample_judge, self.seed, self.reference_split)))
+        if self.cas and pl_module.is_conditional:
+            judges.append(("cas", lambda: conditional_cas(pl_module, datamodule, self.num_samples, self.seed, self.batch_size, self.reference_split)))
+        for name, judge in judges:
+            numbers, sections[name] = judge()
+            logged.update(numbers)
+        return sections
 
     def _log(self, pl_module: GenerativeModule, logged: dict[str, float]) -> None:
         """Track FID's spread over recent evaluations and send every number to the loggers."""

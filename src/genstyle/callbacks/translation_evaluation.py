@@ -72,11 +72,12 @@ class TranslationEvaluation:
             log.warning(note)
         return translation_logs(results), (fakes, results)
 
-    def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured) -> None:
+    def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured, **sections) -> None:
+        """`sections`: more parts of eval.json (the end-of-training two-sample test per direction)."""
         fakes, results = measured
         self.report.write(
             trainer, epoch, logged, seconds, protocol={d: r.protocol for d, r in results.items()},
-            notes=list(dict.fromkeys(n for r in results.values() for n in r.notes)),
+            notes=list(dict.fromkeys(n for r in results.values() for n in r.notes)), **sections,
         )  # fmt: skip
         for direction, images in fakes.items():
             self.report.grid(trainer, images, f"epoch_{epoch:03d}_{direction}", f"val/translations_{direction}",

@@ -18,11 +18,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from genstyle.callbacks.eval_report import kept_sections
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import decode_image, list_images
 from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.files import write_json_atomic
 from genstyle.metrics.backends import build_backend
+from genstyle.metrics.cas import CasResult, classification_accuracy_score, labelled_samples
 from genstyle.metrics.generation import generate
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
@@ -153,6 +155,7 @@ def evaluate(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     latent: dict[str, float] = {}
     notes: list[str] = []
+    cas: CasResult | None = None
     if cfg.ckpt_path is not None:
         from genstyle.checkpoints import load_model
         from genstyle.models.base import GenerativeModule
@@ -172,6 +175,11 @@ def evaluate(cfg: DictConfig) -> dict:
         images = generate(model, int(cfg.num_samples), int(cfg.seed), int(cfg.batch_size), label_distribution)
         if getattr(model, "family", None) == "vae":
             latent = vae_latent_for_reference(cfg, model, ref, channels, size)
+        if model.is_conditional and cfg.cas:
+            cas = cas_on_reference(cfg, model, ref, channels, size)
+            if cas is None:
+                notes.append(f"CAS skipped: it tests on a data set's labelled split, so it needs reference=<dataset>:<split> "
+                             f"(got {ref.label}); cas=false silences this.")
         out_path = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "eval.json"
         source = {"ckpt_path": str(Path(cfg.ckpt_path).expanduser().resolve()), "seed": int(cfg.seed), "family": model.family}
     else:
@@ -206,6 +214,8 @@ def evaluate(cfg: DictConfig) -> dict:
                          f"data set, so it needs reference=<dataset>:test (got {ref.label}); two_sample=null silences this.")
         else:
             metrics.update(two_sample.metrics("c2st"))
+    if cas is not None:
+        metrics.update(cas.metrics("cas"))
     if latent:
         metrics.update({"kl": latent["kl"], "active_units": latent["active_units"]})
         warning = collapse_warning(latent, float(m["collapse_min_active_fraction"]))
@@ -220,7 +230,9 @@ def evaluate(cfg: DictConfig) -> dict:
         "notes": notes,
         "seconds": round(time.perf_counter() - start, 2),
         **({"two_sample": two_sample.as_dict()} if two_sample is not None else {}),
+        **({"cas": cas.as_dict()} if cas is not None else {}),
     }
+    payload.update(kept_sections(out_path))  # human ratings recorded in an existing eval.json stay
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_path, json.loads(json.dumps(payload)))
     print_table(payload)
@@ -237,6 +249,21 @@ def two_sample_on_reference(cfg: DictConfig, images: torch.Tensor, ref: Referenc
     real_train = dataset_images(ref.name, "train", cfg.data_root, cfg.paths.data_dir, size, channels)
     real_test = dataset_images(ref.name, "test", cfg.data_root, cfg.paths.data_dir, size, channels)
     return two_sample_test(images, real_train, real_test, judge=cfg.two_sample, seed=int(cfg.seed))
+
+
+def cas_on_reference(cfg: DictConfig, model, ref: Reference, channels: int, size: int) -> CasResult | None:
+    """CAS of a class-conditional checkpoint: a fresh classifier trained on `num_samples`
+    class-balanced samples, tested on the reference data set's labelled split. None for a folder."""
+    if ref.kind != "dataset":
+        return None
+    from genstyle.data.datamodule import ImageDataModule
+
+    dm = ImageDataModule(dataset=ref.name, root=cfg.data_root, download_dir=cfg.paths.data_dir, download=False, image_size=size,
+                         channels=channels, num_classes=int(model.num_classes), val_size=0)
+    real = dm.load_split(ref.split)
+    require(real.labels is not None, f"CAS needs the labels of {ref.label}, and it has none; pass cas=false.")
+    images, labels = labelled_samples(model, int(cfg.num_samples), int(cfg.seed), int(cfg.batch_size))
+    return classification_accuracy_score(images, labels, real.images, real.labels, int(model.num_classes), seed=int(cfg.seed))
 
 
 def training_label_distribution(data_cfg: dict, data_root: str | None, download_dir: str) -> torch.Tensor:

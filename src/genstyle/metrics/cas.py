@@ -65,3 +65,16 @@ def classification_accuracy_score(
         "recipe": recipe.as_dict(),
     }
     return CasResult(correct / total, wilson_interval(correct, total), correct, total, per_class, protocol)
+
+
+@torch.no_grad()
+def labelled_samples(model, n: int, seed: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`n` samples of a class-conditional `model` with the labels they were drawn for, classes
+    balanced (`i % num_classes`) so CAS weighs every class alike; a pure function of (weights, seed)."""
+    require(bool(model.is_conditional), "CAS needs a class-conditional model (one that samples for a given label).")
+    labels = torch.arange(n) % int(model.num_classes)
+    chunks = []
+    for index, chunk in enumerate(labels.split(batch_size)):
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
+        chunks.append(model.sample(len(chunk), labels=chunk.to(model.device), generator=generator).float().cpu())
+    return torch.cat(chunks), labels
