@@ -146,3 +146,14 @@ def test_eval_json_keeps_human_ratings_across_evaluations(tmp_path):
     path.unlink()
     report.write(trainer, 2, {"val/fid": 9.0}, 1.0)
     assert "human_rating" not in json.loads(path.read_text())
+
+
+def test_retraining_into_the_run_folder_keeps_its_human_rating(make_cfg, classifier_weights):
+    _, _, out = run(make_cfg, classifier_weights, "model=vae")
+    record = json.loads((out / "eval.json").read_text())
+    record["human_rating"] = {"comparisons": [{"a": "A", "b": "B", "wins": 3, "losses": 1}]}
+    (out / "eval.json").write_text(json.dumps(record))
+    _, metrics, again = run(make_cfg, classifier_weights, "model=vae", "trainer.max_epochs=2", "trainer.limit_train_batches=1")
+    rewritten = json.loads((again / "eval.json").read_text())
+    assert again == out and rewritten["epoch"] == 1 and rewritten["metrics"]["val/fid"] == pytest.approx(metrics["val/fid"])
+    assert rewritten["human_rating"] == record["human_rating"]
