@@ -85,7 +85,7 @@ class StabilityMonitor(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
         # On an accelerator the values stay device tensors (non-finite ones are masked out when
         # the variance is computed); on the CPU they are read as floats, as always.
-        on_host = host_sync.host_reads_are_free(pl_module.device)
+        on_host = host_sync.host_reads_are_free(getattr(pl_module, "device", torch.device("cpu")))
         losses = {}
         for key, value in trainer.callback_metrics.items():
             name = loss_name(key)
