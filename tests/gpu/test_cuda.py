@@ -11,12 +11,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from tests.models.helpers import NO_EVAL
-
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
+# Only what these tests need: no evaluation callback (no PIL or torch-fidelity work), last checkpoint only.
+NO_EVAL = ("++callbacks.evaluation=null", "model.monitor=null")
 GPU = ["trainer.accelerator=gpu", "trainer.devices=1", "data.train_subset=4096"]
 
 
