@@ -4,6 +4,7 @@ checkpoint round trip, the multi-domain evaluation, and stylize.py's latent-guid
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,27 +15,33 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from genstyle.callbacks.multidomain_evaluation import MultiDomainSettings, evaluate_multidomain
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, user_error_in
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.stylize import stylize
 from genstyle.cli.train import train
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import FASHION_MNIST_CLASSES, load_fashion_mnist
-from genstyle.errors import GenstyleError
+from genstyle.errors import GenstyleError, user_error_in
 from genstyle.images import save_png
 from genstyle.metrics.backends import ClassifierBackend
+from genstyle.pixels import to_model_range
 from tests.cli.fake_stylers import FakeConditionalStylizer, write_checkpoint
 from tests.conftest import compose_train, run_cli
 
 # Tiny networks: the code paths of the real ones at a fraction of the cost.
 TINY = [
-    "model=stargan_v2", "++callbacks.evaluation=null", "model.monitor=null",
+    "model=stargan_v2",
     "model.style_dim=16", "model.latent_dim=8", "model.mapping_network.mlp_width=32",
     "model.mapping_network.shared_layers=2", "model.mapping_network.head_layers=2",
     "model.generator.base_width=8", "model.generator.max_width=16", "model.generator.n_bottleneck=1",
     "model.style_encoder.base_width=8", "model.style_encoder.max_width=16",
     "model.discriminator.base_width=8", "model.discriminator.max_width=16",
     "data.batch_size=16", "trainer.limit_train_batches=2",
+]  # fmt: skip
+NO_EVAL = ["++callbacks.evaluation=null", "model.monitor=null"]
+EVAL_TERMS = [
+    "val/fid", "val/fid_latent", "val/fid_reference", "val/fid_latent_coat", "val/target_share_latent",
+    "val/target_share_reference", "val/diversity_feature_latent", "val/diversity_feature_reference",
+    "val/diversity_feature_real",
 ]  # fmt: skip
 TRAIN_TERMS = [
     f"train/{k}_{mode}" for mode in ("latent", "ref")
@@ -44,7 +51,8 @@ TRAIN_TERMS = [
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, fmnist_root):
-    """A model trained for two iterations on real Fashion-MNIST, and its run folder."""
+    """A model trained for two iterations on real Fashion-MNIST with the evaluation callback on
+    (StarGAN v2's protocol on 200 test translations per mode), and its run folder."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("stargan_v2") / "run"
@@ -67,6 +75,10 @@ def test_training_step_on_fashion_mnist(trained):
         value = metrics.get(key, metrics.get(f"{key}_epoch"))
         assert value is not None and math.isfinite(value), key
     assert metrics["train/d_r1_latent_epoch"] >= 0
+    for key in EVAL_TERMS:  # the evaluation callback picked the multi-domain protocol
+        assert key in metrics and math.isfinite(metrics[key]), key
+    assert metrics["val/fid"] == pytest.approx((metrics["val/fid_latent"] + metrics["val/fid_reference"]) / 2)
+    assert json.loads((run / "eval.json").read_text())["protocol"]["translations_per_target"]["coat"] == 18
     assert int(model.iteration) == 2
     assert model.domain_names() == list(FASHION_MNIST_CLASSES)  # the data's class names are the domains
     assert int(model.sample_source_count) == 32  # the real images of both batches, held for sample()
@@ -95,7 +107,7 @@ def write_rgb_class_folder(root: Path, per_class: int = 12, size: int = 32) -> P
 def test_training_step_on_generated_rgb_class_folder(tmp_path, one_thread):
     root = write_rgb_class_folder(tmp_path / "images")
     overrides = [
-        *TINY, "data=image_folder", f"data.root={root}", "data.image_size=32", "data.channels=3",
+        *TINY, *NO_EVAL, "data=image_folder", f"data.root={root}", "data.image_size=32", "data.channels=3",
         "data.num_classes=3", "data.val_size=6", "data.batch_size=8",
     ]  # fmt: skip
     metrics = train(compose_train(overrides, tmp_path / "run"))
@@ -110,7 +122,7 @@ def test_training_step_on_generated_rgb_class_folder(tmp_path, one_thread):
 def test_unlabelled_data_or_missing_class_count_is_an_error(tmp_path):
     root = write_rgb_class_folder(tmp_path / "images", per_class=2)
     with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the user error; checked below
-        train(compose_train([*TINY, "data=image_folder", f"data.root={root}", "data.image_size=32", "data.num_classes=null"], tmp_path / "run"))
+        train(compose_train([*TINY, *NO_EVAL, "data=image_folder", f"data.root={root}", "data.image_size=32", "data.num_classes=null"], tmp_path / "run"))
     assert "needs model.num_classes" in str(user_error_in(info.value))
 
 

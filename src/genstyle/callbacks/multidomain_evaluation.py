@@ -24,11 +24,17 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.errors import require
 from genstyle.metrics.backends import CLASSIFIER, FeatureBackend
-from genstyle.metrics.multidomain import domain_fids, mean_pairwise_distance, real_groups, summary_logs, target_share
+from genstyle.metrics.multidomain import (
+    domain_fids,
+    mean_pairwise_distance,
+    real_groups,
+    summary_logs,
+    target_share,
+)
+from genstyle.pixels import to_model_range
 
 MODES = ("latent", "reference")
 
@@ -122,3 +128,46 @@ def evaluate_multidomain(
         **asdict(settings),
     }
     return logs, protocol
+
+
+class MultiDomainEvaluation:
+    """The evaluator `callbacks.evaluation` uses for models with target domains (`has_domains`) on
+    labelled data: the protocol above on the `reference_split` images, about `num_samples`
+    translations per guidance mode (spread evenly over the (source, target) pairs). Logs the
+    numbers of `evaluate_multidomain` and `val/fid`, the mean of `val/fid_latent` and
+    `val/fid_reference` (what checkpoints and sweeps monitor)."""
+
+    def __init__(self, settings, report, num_samples: int, seed: int, batch_size: int, reference_split: str) -> None:
+        self.settings, self.report = settings, report
+        self.num_samples, self.seed, self.batch_size, self.reference_split = num_samples, seed, batch_size, reference_split
+        self.images: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        self.protocol_info: dict = {}
+
+    def prepare(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> None:
+        data = datamodule.load_split(self.reference_split)
+        require(
+            getattr(data, "labels", None) is not None,
+            f"Multi-domain evaluation needs the labels of the {self.reference_split} split (the domains); this data has none.",
+        )
+        self.images, self.labels = data.images, data.labels
+        self.dataset = datamodule.dataset
+
+    def protocol(self) -> dict:
+        return {"eval_seed": self.seed, "eval_protocol": "stargan_v2 multi-domain", "eval_split": f"{self.dataset}:{self.reference_split}"}
+
+    def _settings(self, num_domains: int) -> MultiDomainSettings:
+        per_source = max(1, self.num_samples // (num_domains * (num_domains - 1)))
+        return MultiDomainSettings(per_source=per_source, seed=self.seed, batch_size=self.batch_size)
+
+    def measure(self, trainer, pl_module, backend: FeatureBackend, in_validation: bool):
+        logged, protocol = evaluate_multidomain(pl_module, self.images, self.labels, backend, self._settings(len(pl_module.domain_names())))
+        logged["val/fid"] = (logged["val/fid_latent"] + logged["val/fid_reference"]) / 2
+        return logged, protocol
+
+    def write(self, trainer, epoch: int, logged: dict, seconds: float, measured) -> None:
+        self.report.write(trainer, epoch, logged, seconds, protocol=measured)
+        lower = ["fid", "fid_latent", "fid_reference"]
+        higher = ["target_share_latent", "target_share_reference", "diversity_feature_latent", "diversity_feature_reference"]
+        for logger in self.report.wandb_loggers(trainer, lower, higher):
+            logger.experiment.summary.update({f"eval_protocol/{k}": v for k, v in measured.items() if not isinstance(v, dict)})

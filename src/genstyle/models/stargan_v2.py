@@ -22,17 +22,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.ema import ExponentialMovingAverage
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm, r1_penalty
 from genstyle.models.conditional import ConditionalStylize
 from genstyle.models.conditioning import LabelConditioning
-from genstyle.models.optim import check_optimizer
+from genstyle.pixels import to_model_range, to_uint8
 
 DomainSpec = int | str | Sequence[int] | torch.Tensor
 
@@ -76,9 +74,6 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
             require(value >= 0, f"model.{key}={value} must be >= 0.")
         require(ds_decay_steps >= 1, f"model.ds_decay_steps={ds_decay_steps} must be >= 1.")
         require(sample_pool_size >= 1, f"model.sample_pool_size={sample_pool_size} must be >= 1.")
-        for key, factory in (("g_optimizer", g_optimizer), ("mapping_optimizer", mapping_optimizer),
-                             ("style_encoder_optimizer", style_encoder_optimizer), ("d_optimizer", d_optimizer)):  # fmt: skip
-            check_optimizer(f"model.{key}", factory)
         self.automatic_optimization = False
         self.init_conditioning()
         self.generator, self.mapping_network = generator, mapping_network
@@ -202,11 +197,10 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         self.train(was_training)
         return self.render(content, codes.expand(len(content), -1))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Latent-guided translations of the real training images the model holds (the first
-        `model.sample_pool_size` it trained on, repeated in order when `n` exceeds them) to the
-        domains `labels` `(n,)` (drawn from the training domain distribution when None), with
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """`sample(n)`: latent-guided translations of the real training images the model holds (the
+        first `model.sample_pool_size` it trained on, repeated in order when `n` exceeds them) to
+        the domains `labels` `(n,)` (drawn from the training domain distribution when None), with
         noise drawn from `generator`."""
         count = int(self.sample_source_count)
         if count == 0:
@@ -288,16 +282,15 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
             ("ref", lambda: self.style_encoder(t["ref1"], t["y_ref"])),
         ):
             y_trg = t["y_latent"] if guide == "latent" else t["y_ref"]
-            with self.toggled_optimizer(opt_d):
-                loss, stats = self.d_loss(x, y, y_trg, style_fn)
-                opt_d.zero_grad(set_to_none=True)
-                self.manual_backward(loss)
-                metrics["stability/grad_norm_d"] = gradient_norm(self.discriminator.parameters())
-                opt_d.step()
+            (loss, stats), metrics["stability/grad_norm_d"] = self.adversarial_step(
+                "d", opt_d, lambda y_trg=y_trg, style_fn=style_fn: self.d_loss(x, y, y_trg, style_fn), self.discriminator.parameters()
+            )
             metrics[f"train/d_loss_{guide}"] = loss.detach()
             metrics |= {f"train/d_{k}_{guide}": v for k, v in stats.items()}
 
         # Generator side: latent-guided (updates G, F, E), then reference-guided (updates G only).
+        # Not `adversarial_step`: one loss steps three optimizers here, and toggling one of them
+        # would freeze the other two networks. D is frozen instead, as the toggle would do.
         self.discriminator.requires_grad_(False)
         for guide in ("latent", "ref"):
             if guide == "latent":

@@ -15,6 +15,7 @@ encoder down to 16x16 in the generator, to 4x4 in the discriminator and style en
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -148,10 +149,10 @@ class Generator(nn.Module):
         self.style_dim = style_dim
         dims = widths(base_width, max_width, n_down)
         self.from_image = nn.Conv2d(channels, dims[0], 3, 1, 1)
-        self.encoder = nn.ModuleList(ResBlock(a, b, normalize=True, downsample=True) for a, b in zip(dims, dims[1:]))
+        self.encoder = nn.ModuleList(ResBlock(a, b, normalize=True, downsample=True) for a, b in itertools.pairwise(dims))
         self.encoder.extend(ResBlock(dims[-1], dims[-1], normalize=True) for _ in range(n_bottleneck))
         self.decoder = nn.ModuleList(AdainResBlock(dims[-1], dims[-1], style_dim) for _ in range(n_bottleneck))
-        self.decoder.extend(AdainResBlock(b, a, style_dim, upsample=True) for a, b in reversed(list(zip(dims, dims[1:]))))
+        self.decoder.extend(AdainResBlock(b, a, style_dim, upsample=True) for a, b in reversed(list(itertools.pairwise(dims))))
         self.to_image = nn.Sequential(nn.InstanceNorm2d(dims[0], affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dims[0], channels, 1))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -218,7 +219,7 @@ class ConvTrunk(nn.Module):
         final = image_size // 2**n_down
         self.body = nn.Sequential(
             nn.Conv2d(channels, dims[0], 3, 1, 1),
-            *(ResBlock(a, b, downsample=True) for a, b in zip(dims, dims[1:])),
+            *(ResBlock(a, b, downsample=True) for a, b in itertools.pairwise(dims)),
             nn.LeakyReLU(0.2),
             nn.Conv2d(dims[-1], dims[-1], final, 1, 0),
             nn.LeakyReLU(0.2),
