@@ -29,7 +29,7 @@ PY=${PYTHON:-python3}
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 
-MODELS=vae,dcgan,cyclegan
+MODELS=dcgan,vae,cyclegan   # DCGAN first: the targets are about it, and a cut-short run keeps it
 [ -f conf/model/stargan_v2.yaml ] && MODELS="$MODELS,stargan_v2"
 if [ "$MODE" = "--quick" ]; then
     DEVICE=cpu
