@@ -7,7 +7,10 @@ protocol and the history (`EvalReport`). What is measured follows from the data 
 
 - `SampleEvaluation` (callbacks/sample_evaluation.py): `sample()` against a reference split;
 - `TranslationEvaluation` (callbacks/translation_evaluation.py): on unpaired two-domain data,
-  `translate(x, direction)` per direction against the target domain.
+  `translate(x, direction)` per direction against the target domain;
+- `MultiDomainEvaluation` (callbacks/multidomain_evaluation.py): for models that translate to
+  named target domains (stargan_v2) on labelled data, StarGAN v2's protocol (per-domain FID,
+  latent- and reference-guided, target share, feature diversity).
 
 Reference statistics come from the disk cache (`genstyle.metrics.reference`); the `metrics`
 config arrives as a typed `MetricSettings`.
@@ -29,6 +32,7 @@ from genstyle.callbacks.final_judges import (
     sample_two_sample,
     translation_two_sample,
 )
+from genstyle.callbacks.multidomain_evaluation import MultiDomainEvaluation, has_domains
 from genstyle.callbacks.sample_evaluation import SampleEvaluation
 from genstyle.callbacks.stability import MovingWindow
 from genstyle.callbacks.translation_evaluation import TranslationEvaluation
@@ -93,7 +97,7 @@ class Evaluation(pl.Callback):
         self.report = EvalReport(dirpath, grid_samples)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
-        self.evaluator: SampleEvaluation | TranslationEvaluation | None = None
+        self.evaluator: SampleEvaluation | TranslationEvaluation | MultiDomainEvaluation | None = None
         self._evaluated_epochs: set[int] = set()
         self.last_seconds = math.nan
         self.disabled: str | None = None
@@ -130,6 +134,8 @@ class Evaluation(pl.Callback):
                       batch_size=self.batch_size, reference_split=self.reference_split)  # fmt: skip
         if unpaired:
             evaluator = TranslationEvaluation(**common)
+        elif has_domains(pl_module):
+            evaluator = MultiDomainEvaluation(**common)
         else:
             evaluator = SampleEvaluation(**common, latent_samples=self.latent_samples)
         evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels)
@@ -192,22 +198,24 @@ class Evaluation(pl.Callback):
         two-sample test on samples or per translation direction, and CAS for class-conditional
         models. Adds their numbers to `logged`; returns their eval.json sections. Single-process
         only: under DDP each rank holds a share of the samples."""
-        if not (self.two_sample_judge or (self.cas and pl_module.is_conditional)):
+        judge, seed, split = self.two_sample_judge, self.seed, self.reference_split
+        datamodule, judges = trainer.datamodule, []
+        if judge and isinstance(self.evaluator, SampleEvaluation):
+            judges.append(("two_sample", lambda: sample_two_sample(datamodule, measured[0], judge, seed, split)))
+        if judge and isinstance(self.evaluator, TranslationEvaluation):
+            judges.append(("two_sample", lambda: translation_two_sample(datamodule, measured[0], judge, seed, split)))
+        # CAS asks sample() for given labels: class-conditional models evaluated through sample().
+        if self.cas and pl_module.is_conditional and isinstance(self.evaluator, SampleEvaluation):
+            judges.append(("cas", lambda: conditional_cas(pl_module, datamodule, self.num_samples, seed, self.batch_size, split)))
+        if not judges:
             return {}
         if trainer.world_size > 1:
             log.warning("The two-sample test and CAS are skipped under DDP (each rank holds only its share of the "
                         "samples); run evaluate.py on the checkpoint instead.")
             return {}
-        datamodule, sections = trainer.datamodule, {}
-        judges = []
-        if self.two_sample_judge and isinstance(self.evaluator, SampleEvaluation):
-            judges.append(("two_sample", lambda: sample_two_sample(datamodule, measured[0], self.two_sample_judge, self.seed, self.reference_split)))
-        if self.two_sample_judge and isinstance(self.evaluator, TranslationEvaluation):
-            judges.append(("two_sample", lambda: translation_two_sample(datamodule, measured[0], self.two_sample_judge, self.seed, self.reference_split)))
-        if self.cas and pl_module.is_conditional:
-            judges.append(("cas", lambda: conditional_cas(pl_module, datamodule, self.num_samples, self.seed, self.batch_size, self.reference_split)))
-        for name, judge in judges:
-            numbers, sections[name] = judge()
+        sections = {}
+        for name, run_judge in judges:
+            numbers, sections[name] = run_judge()
             logged.update(numbers)
         return sections
 

@@ -12,6 +12,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from genstyle.data.device import (
+    batches_to_device,
+    check_on_device,
+    choose_data_device,
+    data_nbytes,
+    set_to_device,
+)
 from genstyle.data.resumable import resumable
 from genstyle.data.sources import (
     ImageSet,
@@ -57,8 +64,11 @@ class EpochBatchSampler(Sampler[list[int]]):
     so a resumed run sees exactly the batches the uninterrupted run would have seen. Under
     distributed training each rank takes every world_size-th batch of the same permutation."""
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int) -> None:
+    def __init__(
+        self, n: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int, device: torch.device | None = None
+    ) -> None:
         self.n, self.batch_size, self.shuffle, self.drop_last, self.seed = n, batch_size, shuffle, drop_last, seed
+        self.device = device  # device-resident data: yield index tensors there (same order)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:  # called by Lightning at the start of every epoch
@@ -83,12 +93,19 @@ class EpochBatchSampler(Sampler[list[int]]):
             batches = batches[rank:usable:world]
         return batches
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list[int] | torch.Tensor]:
+        if self.device is not None:
+            yield from batches_to_device(self._batches(), self.device)
+            return
         for batch in self._batches():
             yield batch.tolist()
 
     def __len__(self) -> int:
         return len(self._batches())
+
+
+def _tensors(data: ImageSet | UnpairedSet) -> list[torch.Tensor]:
+    return [data.a.images, data.b.images] if isinstance(data, UnpairedSet) else [data.images]
 
 
 class ImageDataModule(pl.LightningDataModule):
@@ -112,6 +129,7 @@ class ImageDataModule(pl.LightningDataModule):
         seed: int = 0,
         domain_a: str | None = None,
         domain_b: str | None = None,
+        on_device: str | bool = "auto",
     ) -> None:
         super().__init__()
         require(dataset in DATASETS, f"data.dataset={dataset!r} is not known; choose one of {', '.join(DATASETS)}.")
@@ -135,6 +153,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.batch_size, self.val_size, self.train_subset = batch_size, val_size, train_subset
         self.num_workers, self.seed = num_workers, seed
         self.domain_a, self.domain_b = domain_a, domain_b
+        self.on_device = check_on_device(on_device)
+        self._device_copies: dict[int, tuple[ImageSet | UnpairedSet, ImageSet | UnpairedSet]] = {}
         self.train_set: ImageSet | UnpairedSet | None = None
         self.val_set: ImageSet | UnpairedSet | None = None
         self.test_set: ImageSet | UnpairedSet | None = None
@@ -218,12 +238,31 @@ class ImageDataModule(pl.LightningDataModule):
 
     # --- loaders -------------------------------------------------------------------------------
 
+    def data_device(self, data: ImageSet | UnpairedSet) -> torch.device | None:
+        """The device `data` is served from (None: host memory), per `data.on_device`."""
+        trainer = self.trainer  # set by Lightning while it runs
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        return choose_data_device(self.on_device, device, data_nbytes(data), self.num_workers)
+
+    def _on_device(self, data: ImageSet | UnpairedSet, device: torch.device) -> ImageSet | UnpairedSet:
+        # One copy per split and device, made on first use; the host copy stays as it is.
+        source, copy = self._device_copies.get(id(data), (None, None))
+        if source is not data or next(iter(_tensors(copy))).device != device:
+            copy = set_to_device(data, device)
+            self._device_copies[id(data)] = (data, copy)
+        return copy
+
     def _loader(self, data: ImageSet | UnpairedSet, shuffle: bool) -> DataLoader:
+        device = self.data_device(data)
+        if device is not None:
+            data = self._on_device(data, device)
         if isinstance(data, UnpairedSet):
-            sampler = UnpairedBatchSampler(len(data.a), len(data.b), self.batch_size, shuffle, drop_last=shuffle, seed=self.seed)
+            sampler = UnpairedBatchSampler(
+                len(data.a), len(data.b), self.batch_size, shuffle, drop_last=shuffle, seed=self.seed, device=device
+            )
             dataset = UnpairedBatches(data)
         else:
-            sampler = EpochBatchSampler(len(data), self.batch_size, shuffle=shuffle, drop_last=shuffle, seed=self.seed)
+            sampler = EpochBatchSampler(len(data), self.batch_size, shuffle=shuffle, drop_last=shuffle, seed=self.seed, device=device)
             dataset = InMemoryBatches(data)
         return DataLoader(
             dataset,

@@ -144,8 +144,11 @@ class UnpairedBatchSampler(torch.utils.data.Sampler):
     permutations and pure functions of (seed, epoch), like `EpochBatchSampler`, so a resumed run
     sees the same batches; the smaller domain is cycled to the length of the larger one."""
 
-    def __init__(self, n_a: int, n_b: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int) -> None:
+    def __init__(
+        self, n_a: int, n_b: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int, device: torch.device | None = None
+    ) -> None:
         self.n_a, self.n_b = n_a, n_b
+        self.device = device  # device-resident data: yield index tensors there (same order)
         self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
         self.epoch = 0
 
@@ -169,7 +172,15 @@ class UnpairedBatchSampler(torch.utils.data.Sampler):
             batches = batches[rank:usable:world]
         return batches
 
-    def __iter__(self) -> Iterator[tuple[list[int], list[int]]]:
+    def __iter__(self) -> Iterator[tuple[list[int], list[int]] | tuple[torch.Tensor, torch.Tensor]]:
+        if self.device is not None:
+            from genstyle.data.device import batches_to_device
+
+            batches = self._batches()
+            a = batches_to_device([a for a, _ in batches], self.device)
+            b = batches_to_device([b for _, b in batches], self.device)
+            yield from zip(a, b, strict=True)
+            return
         for a, b in self._batches():
             yield a.tolist(), b.tolist()
 

@@ -48,7 +48,9 @@ class ClassifierBackend:
 
     name = CLASSIFIER
 
-    def __init__(self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None, device: str = "cpu"
+    ) -> None:
         from genstyle.metrics.classifier import load_classifier, weights_sha256
 
         # The file's sha256 for shipped/given weights; a hash of the tensors for an in-memory model.
@@ -58,11 +60,15 @@ class ClassifierBackend:
         self.model = model.to(memory_format=torch.channels_last)
         self.feature_dim = int(self.model.feature_dim)
         self.batch_size = batch_size
+        # On a GPU the images go there and the features stay there, for KID and precision/recall.
+        self.device = torch.device(device)
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         from genstyle.metrics.features import extract_features
 
-        return extract_features(images, batch_size=self.batch_size, model=self.model)
+        if self.device.type == "cpu":
+            return extract_features(images, batch_size=self.batch_size, model=self.model)
+        return extract_features(images.to(self.device), batch_size=self.batch_size, model=self.model, out_device=None)
 
 
 def _module_sha256(model: torch.nn.Module) -> str:
@@ -173,5 +179,5 @@ def build_backend(
 ) -> FeatureBackend:
     choice = choose_backend(extractor, channels, image_size, inception_weights)
     if choice.name == CLASSIFIER:
-        return ClassifierBackend(classifier_weights)
+        return ClassifierBackend(classifier_weights, device=device)
     return InceptionBackend(inception_weights, device=device)

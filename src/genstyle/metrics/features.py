@@ -47,11 +47,13 @@ def extract_features(
     images: torch.Tensor,
     batch_size: int = 500,
     model: FashionClassifier | None = None,
+    out_device: str | torch.device | None = "cpu",
 ) -> dict[str, torch.Tensor]:
     """Penultimate features and logits of the classifier for `(N, 1, 28, 28)` images.
 
     `images` are uint8 `[0, 255]` or float in `[-1, 1]`, on any device; the classifier runs on
-    that device. Returns `{'features': (N, D) float64, 'logits': (N, 10) float64}` on the CPU.
+    that device. Returns `{'features': (N, D) float64, 'logits': (N, 10) float64}` on `out_device`
+    (the CPU by default; None: where the images are, so a GPU evaluation never leaves the GPU).
     `model` defaults to the shipped classifier.
     """
     if batch_size <= 0:
@@ -68,9 +70,10 @@ def extract_features(
         for chunk in images.split(batch_size):
             x = to_model_range(chunk) if chunk.dtype == torch.uint8 else chunk.float().clamp(-1, 1)
             f, lg = model.features_and_logits(x)
-            feats.append(f.double().cpu())
-            logits.append(lg.double().cpu())
+            feats.append(f.double())
+            logits.append(lg.double())
     if not feats:
         d = model.feature_dim
         return {"features": torch.empty(0, d, dtype=torch.float64), "logits": torch.empty(0, 10, dtype=torch.float64)}
-    return {"features": torch.cat(feats), "logits": torch.cat(logits)}
+    out_device = images.device if out_device is None else out_device
+    return {"features": torch.cat(feats).to(out_device), "logits": torch.cat(logits).to(out_device)}

@@ -96,11 +96,23 @@ def kid_subset_size(n_fake: int, n_real: int, settings: FidelitySettings) -> tup
     )
 
 
+def on_accelerator(features: torch.Tensor) -> bool:
+    """Features left on a GPU by the extractor: KID and precision/recall are computed there."""
+    return torch.is_tensor(features) and features.device.type != "cpu"
+
+
 def kid(features_fake: torch.Tensor, features_real: torch.Tensor, settings: FidelitySettings) -> dict[str, float]:
-    fake, real = as_float32(features_fake), as_float32(features_real)
-    size, note = kid_subset_size(len(fake), len(real), settings)
+    size, note = kid_subset_size(len(features_fake), len(features_real), settings)
     if note and note not in settings.notes:
         settings.notes.append(note)
+    if on_accelerator(features_fake):
+        from genstyle.metrics.device_fidelity import kid_on_device
+
+        mean, std = kid_on_device(
+            features_fake, features_real, settings.kid_subsets, size, settings.kid_degree, settings.kid_coef0, settings.rng_seed
+        )
+        return {"kid_mean": mean, "kid_std": std, "kid_subset_size": float(size)}
+    fake, real = as_float32(features_fake), as_float32(features_real)
     out = kid_features_to_metric(
         fake, real,
         kid_subsets=settings.kid_subsets, kid_subset_size=size, kid_kernel="poly",
@@ -143,17 +155,24 @@ def precision_recall(
     real-vs-generated distance matrix read both ways), in row chunks to bound memory, and the
     result is identical (tests/metrics/test_fidelity.py checks it against torch-fidelity).
     """
-    fake, real = as_float32(features_fake), as_float32(features_real)
     k, batch = settings.prc_neighborhood, settings.prc_batch_size
     require(
-        len(fake) > k and len(real) > k,
-        f"Precision/recall with a {k}-nearest-neighbour radius needs more than {k} images per set, got {len(fake)} and {len(real)}.",
+        len(features_fake) > k and len(features_real) > k,
+        f"Precision/recall with a {k}-nearest-neighbour radius needs more than {k} images per set, "
+        f"got {len(features_fake)} and {len(features_real)}.",
     )
+    if real_radii is not None:
+        require(real_radii.shape == (len(features_real),), f"real_radii must be ({len(features_real)},), got {tuple(real_radii.shape)}.")
+    if on_accelerator(features_fake):
+        from genstyle.metrics.device_fidelity import precision_recall_on_device
+
+        precision, recall = precision_recall_on_device(features_fake, features_real, k, batch, real_radii)
+        return {"precision": precision, "recall": recall}
+    fake, real = as_float32(features_fake), as_float32(features_real)
     if real_radii is None:
         # save_cpu_ram selects torch-fidelity's chunked variant: same result, bounded memory.
         out = prc_features_to_metric(fake, real, prc_neighborhood=k, prc_batch_size=batch, save_cpu_ram=True, verbose=False)
         return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
-    require(real_radii.shape == (len(real),), f"real_radii must be ({len(real)},), got {tuple(real_radii.shape)}.")
     fake_radii = knn_radii(fake, k, batch)
     recall, covered = [], torch.zeros(len(fake), dtype=torch.bool)
     for chunk, radii in zip(real.split(batch), real_radii.split(batch), strict=True):

@@ -91,7 +91,7 @@ def select_subset(images: torch.Tensor, num_real: int | None, seed: int, what: s
 
 
 def compute_reference(backend: FeatureBackend, images: torch.Tensor, protocol: dict) -> ReferenceStats:
-    out = backend(images)
+    out = {k: v.cpu() for k, v in backend(images).items()}  # cached on disk: host tensors
     features = out["features"].to(torch.float32)
     stats = fid_statistics(features)
     return ReferenceStats(

@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from genstyle import host_sync
 from genstyle.errors import require
 from genstyle.models.components.losses import gradient_norm
 from genstyle.modes import evaluating
@@ -35,6 +36,8 @@ class GenerativeModule(pl.LightningModule):
     """
 
     family: str = "generative"
+    # The networks `model.compile=true` compiles, each separately (as the training step calls them).
+    compiled_networks: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -42,6 +45,7 @@ class GenerativeModule(pl.LightningModule):
         num_classes: int | None = None,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        compile: bool = False,
     ) -> None:
         super().__init__()
         channels, height, width = image_shape
@@ -53,6 +57,22 @@ class GenerativeModule(pl.LightningModule):
         self.monitor, self.monitor_mode = monitor, monitor_mode
         # The resolved run config, stored in every checkpoint so it can be rebuilt anywhere.
         self.run_config: dict | None = None
+        require(isinstance(compile, bool), f"model.compile={compile!r} must be true or false.")
+        self.use_compile = compile  # `compile` itself is nn.Module's method
+
+    def configure_model(self) -> None:
+        # Lightning calls this once the device is known and before the optimizers are built.
+        if self.use_compile:
+            from genstyle.models.compile import compile_networks
+
+            device = self.trainer.strategy.root_device if self._trainer is not None else self.device
+            compile_networks(self, self.compiled_networks, channels_last=device.type == "cuda")
+
+    def log_progress(self, values: dict[str, torch.Tensor]) -> None:
+        """Live values for the progress bar, on the CPU only: showing a device tensor there means
+        reading it back, which makes the host wait for the device at every step."""
+        if host_sync.host_reads_are_free(self.device):
+            self.log_dict(values, prog_bar=True, logger=False)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {
@@ -97,9 +117,13 @@ class GenerativeModule(pl.LightningModule):
         raise NotImplementedError
 
     def noise(self, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard normal noise `(n, dim)` on this module's device, repeatable with `generator`."""
-        z = torch.randn(n, dim, generator=generator)  # drawn on CPU so a CPU generator works everywhere
-        return z.to(self.device)
+        """Standard normal noise `(n, dim)` on this module's device, repeatable with `generator`
+        (drawn on the generator's device, usually the CPU, then moved). Without a generator it is
+        drawn on this module's device from its global RNG: no host-to-device copy in a training step,
+        and on a CPU the same numbers as drawing on the CPU."""
+        if generator is None:
+            return torch.randn(n, dim, device=self.device)
+        return torch.randn(n, dim, generator=generator, device=generator.device).to(self.device)
 
     # --- manual optimisation --------------------------------------------------------------------
 

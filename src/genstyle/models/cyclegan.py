@@ -50,6 +50,7 @@ class CycleGAN(GenerativeModule):
     on pooled, detached fakes) per batch; LambdaLR schedulers stepped once per epoch."""
 
     family = "translation"
+    compiled_networks = ("gen_a2b", "gen_b2a", "disc_a", "disc_b")
 
     def __init__(
         self,
@@ -69,8 +70,9 @@ class CycleGAN(GenerativeModule):
         sample_pool_size: int = 64,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        compile: bool = False,
     ) -> None:
-        super().__init__(image_shape, None, monitor, monitor_mode)
+        super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
         loss = LOSS_ALIASES.get(loss, loss)
         require(
             loss in GAN_LOSS_MODES,
@@ -189,7 +191,7 @@ class CycleGAN(GenerativeModule):
             "stability/grad_norm_d": grad_norm_d,
         }
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=n)
-        self.log_dict({"g": g_loss.detach(), "d": (d_a + d_b).detach()}, prog_bar=True, logger=False)
+        self.log_progress({"g": g_loss.detach(), "d": (d_a + d_b).detach()})
 
     def on_train_epoch_start(self) -> None:
         # Logged at the start so every per-epoch record (metrics_history.jsonl) has this epoch's lr.

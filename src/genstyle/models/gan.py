@@ -17,6 +17,7 @@ class GAN(LabelConditioning, GenerativeModule):
     are class-conditional (model=cgan) and every batch must carry labels."""
 
     family = "gan"
+    compiled_networks = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -32,8 +33,9 @@ class GAN(LabelConditioning, GenerativeModule):
         num_classes: int | None = None,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        compile: bool = False,
     ) -> None:
-        super().__init__(image_shape, num_classes, monitor, monitor_mode)
+        super().__init__(image_shape, num_classes, monitor, monitor_mode, compile=compile)
         require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
         require(n_critic >= 1, f"model.n_critic={n_critic} must be >= 1.")
         self.automatic_optimization = False
@@ -94,7 +96,7 @@ class GAN(LabelConditioning, GenerativeModule):
             )
             metrics["train/g_loss"] = g_loss.detach()
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(real))
-        self.log_dict({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)}, prog_bar=True, logger=False)
+        self.log_progress({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)})
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         # How well D separates held-out real images from fresh fakes: cheap, and flags collapse.

@@ -55,6 +55,7 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
 
 class StyleSwap(GenerativeModule):
     family = "style_swap"
+    compiled_networks = ("content_encoder", "style_encoder", "decoder", "discriminator")
 
     def __init__(
         self,
@@ -74,8 +75,9 @@ class StyleSwap(GenerativeModule):
         grid_size: int = 6,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        compile: bool = False,
     ) -> None:
-        super().__init__(image_shape, None, monitor, monitor_mode)
+        super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
         for key, value in (("recon_weight", recon_weight), ("adv_weight", adv_weight), ("content_weight", content_weight), ("style_weight", style_weight)):
             require(value >= 0, f"model.{key}={value} must be >= 0.")
         require(reference_size >= 2, f"model.reference_size={reference_size} must be >= 2 (sample() pairs two different images).")
@@ -149,8 +151,15 @@ class StyleSwap(GenerativeModule):
         reference = to_model_range(self.reference[:count].cpu())
         return self.stylize(reference[content_idx], reference[style_idx])
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self._reference_full = False  # the loaded reference_count decides again
+
     def remember(self, x: torch.Tensor) -> None:
+        if getattr(self, "_reference_full", False):
+            return  # reading reference_count back from the device every step would stall it
         count, size = int(self.reference_count), len(self.reference)
+        self._reference_full = count + len(x) >= size
         if count < size:
             take = x[: size - count].detach()
             self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
@@ -206,7 +215,7 @@ class StyleSwap(GenerativeModule):
             "stability/grad_norm_g": grad_norm_g,
         }
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(x))
-        self.log_dict({"d": d_loss.detach(), "g": g_loss.detach()}, prog_bar=True, logger=False)
+        self.log_progress({"d": d_loss.detach(), "g": g_loss.detach()})
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["image"]

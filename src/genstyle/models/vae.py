@@ -21,6 +21,7 @@ class VAE(LabelConditioning, GenerativeModule):
     intensities in [0, 1] and summed over pixels (as pytorch/examples' VAE), so ELBOs compare."""
 
     family = "vae"
+    compiled_networks = ("encoder", "decoder")
 
     def __init__(
         self,
@@ -35,8 +36,9 @@ class VAE(LabelConditioning, GenerativeModule):
         num_classes: int | None = None,
         monitor: str | None = "val/loss",
         monitor_mode: str = "min",
+        compile: bool = False,
     ) -> None:
-        super().__init__(image_shape, num_classes, monitor, monitor_mode)
+        super().__init__(image_shape, num_classes, monitor, monitor_mode, compile=compile)
         require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
         require(likelihood in LIKELIHOODS, f"model.likelihood={likelihood!r} is not known; choose one of {', '.join(LIKELIHOODS)}.")
         require(beta >= 0, f"model.beta={beta} must be >= 0.")
@@ -65,6 +67,7 @@ class VAE(LabelConditioning, GenerativeModule):
     def reconstruction_nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) in nats per image `(B,)`, for x in [-1, 1]."""
         target = (x + 1) / 2  # intensities in [0, 1]
+        logits = logits.float()  # the likelihood in float32 under mixed precision
         if self.likelihood == "bernoulli":
             nll = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
         else:
@@ -75,6 +78,7 @@ class VAE(LabelConditioning, GenerativeModule):
     def forward_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, labels = batch["image"], self.batch_labels(batch)
         mean, logvar = self.encode(x, labels)
+        mean, logvar = mean.float(), logvar.float()  # KL and sampling in float32 under mixed precision
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()  # reparameterisation
         recon = self.reconstruction_nll(self.decoder(z, labels), x)  # (B,)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)  # (B,) KL(q || N(0, I))

@@ -15,11 +15,15 @@ def gradient_penalty(
 ) -> torch.Tensor:
     """E[(||grad_x D(x_hat)||_2 - 1)^2] over x_hat = e * real + (1 - e) * fake, e ~ U(0, 1) per image.
     Built with `create_graph` so the penalty itself trains the critic."""
-    eps = torch.rand(len(real), 1, 1, 1, generator=generator).to(real)  # (B, 1, 1, 1)
+    if generator is None:  # drawn where the images are: no host-to-device copy per step
+        eps = torch.rand(len(real), 1, 1, 1, device=real.device)  # (B, 1, 1, 1)
+    else:
+        eps = torch.rand(len(real), 1, 1, 1, generator=generator, device=generator.device).to(real.device)
+    eps = eps.to(torch.promote_types(real.dtype, torch.float32))
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat, labels)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
+    return ((grad.float().flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()  # float32 under mixed precision
 
 
 class WGANGP(GAN):
@@ -27,6 +31,9 @@ class WGANGP(GAN):
     D regulariser. The critic must not use batch norm (the penalty is per image)."""
 
     family = "gan"
+    # The critic stays eager: the gradient penalty differentiates through its gradient (double
+    # backward), which torch.compile does not support.
+    compiled_networks = ("generator",)
 
     def __init__(self, *args, gp_weight: float = 10.0, loss: str = "wasserstein", **kwargs) -> None:
         require(

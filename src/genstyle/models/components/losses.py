@@ -20,6 +20,7 @@ class AdversarialLoss:
         self.mode, self.label_smoothing = mode, label_smoothing
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()  # float32 under mixed precision
         if self.mode == "non_saturating":
             # One-sided smoothing: only the real targets move (Salimans et al., 2016).
             real_target = torch.full_like(real_logits, 1.0 - self.label_smoothing)
@@ -33,6 +34,7 @@ class AdversarialLoss:
         return fake_logits.mean() - real_logits.mean()  # wasserstein critic
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        fake_logits = fake_logits.float()  # float32 under mixed precision
         if self.mode == "non_saturating":
             return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         if self.mode == "lsgan":
@@ -42,8 +44,11 @@ class AdversarialLoss:
 
 def gradient_norm(parameters) -> torch.Tensor:
     """L2 norm of all gradients of `parameters` (0 where none): a stability indicator."""
-    norms = [p.grad.detach().norm(2) for p in parameters if p.grad is not None]
-    return torch.stack(norms).norm(2) if norms else torch.tensor(0.0)
+    grads = [p.grad.detach() for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    # One fused kernel per device and dtype instead of one per parameter; a device tensor, no sync.
+    return torch.linalg.vector_norm(torch.stack([n.float() for n in torch._foreach_norm(grads, 2)]), 2)
 
 
 def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
