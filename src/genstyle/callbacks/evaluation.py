@@ -1,6 +1,6 @@
 """The one evaluation callback: every model family, through `GenerativeModule.sample`.
 
-At every `every_n_epochs`-th epoch, at the first evaluation of a fit (so a checkpoint monitoring
+At every `every_n_epochs`-th epoch, at the first evaluation of a run (so a checkpoint monitoring
 `val/fid` always finds it) and at the last epoch, it draws `num_samples` images with a fixed seed
 (conditional models: labels drawn from the training label distribution), runs the feature
 extractor over them once and logs `val/fid`, `val/kid_mean`, `val/kid_std`, `val/is_mean`,
@@ -213,8 +213,9 @@ class Evaluation(pl.Callback):
         if self.disabled or trainer.sanity_checking or epoch in self._evaluated_epochs:
             return False
         last = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
-        # The first evaluation of each fit runs regardless of the interval: a checkpoint that
-        # monitors val/fid must find it after the first validation.
+        # The first evaluation of a run runs regardless of the interval: a checkpoint that
+        # monitors val/fid must find it after the first validation. A resumed run restores the
+        # evaluated epochs (state_dict) and the last val/fid (ResumeState), so it keeps the interval.
         first = not self._evaluated_epochs
         return first or last or trainer.should_stop or (epoch + 1) % self.every_n_epochs == 0
 
@@ -414,10 +415,12 @@ class Evaluation(pl.Callback):
             logger.log_hyperparams(protocol)
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "fid_window": list(self.fid_window.values)}
+        return {"history": self.history, "fid_window": list(self.fid_window.values), "evaluated_epochs": sorted(self._evaluated_epochs)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = list(state_dict.get("history", []))
+        # A resumed run keeps the interval: its first validation is not "the first evaluation".
+        self._evaluated_epochs = set(state_dict.get("evaluated_epochs", []))
         for value in state_dict.get("fid_window", []):
             self.fid_window.add(value)
 
