@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, open_dict
 
-from genstyle.checkpoint import read_checkpoint
+from genstyle.checkpoints import read_checkpoint
 from tests.conftest import CHEAP, FEATURE_CACHE, ROOT, compose_train, run_cli
 from tests.test_resume import same_tensors
 
@@ -39,7 +39,7 @@ class Family:
     model: str
     global_step: int  # optimiser steps in two epochs of 4 batches
     overrides: tuple[str, ...] = ()
-    data: tuple[str, ...] = field(default=())
+    data: tuple[str, ...] = ()
 
 
 SMALL_GAN = ("model.generator.base_channels=8", "model.discriminator.base_channels=8", "model.latent_dim=16")

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
-from genstyle.data.datamodule import to_uint8
 from genstyle.images import grid_image
+from genstyle.pixels import to_uint8
 from tests.conftest import run_cli
 
 

@@ -116,7 +116,7 @@ def test_gaussian_likelihood_is_the_normal_log_density_summed_over_pixels():
 
 def test_options_train_end_to_end(make_cfg, one_thread):
     """beta, kl_warmup_steps and the Gaussian likelihood through a real (3-step) training run."""
-    from genstyle.checkpoint import load_model
+    from genstyle.checkpoints import load_model
     from genstyle.cli.train import train
 
     cfg = make_cfg("model=vae", "model.likelihood=gaussian", "model.beta=0.5", "model.kl_warmup_steps=100",
