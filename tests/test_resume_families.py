@@ -66,6 +66,15 @@ FAMILIES = {
          "model.style_encoder.style_dim=4", "model.decoder.content_channels=16", "model.decoder.n_res=1",
          "model.decoder.mlp_dim=16", "model.discriminator.base_channels=4", "model.reference_size=8", "model.grid_size=3"),
     ),  # fmt: skip
+    # Per batch: 2 D steps (latent- and reference-guided), then G+F+E and G: 6 optimiser steps.
+    "stargan_v2": Family(
+        "stargan_v2", 8 * 6,
+        ("model.style_dim=16", "model.latent_dim=8", "model.mapping_network.mlp_width=32",
+         "model.mapping_network.shared_layers=2", "model.mapping_network.head_layers=2",
+         "model.generator.base_width=8", "model.generator.max_width=16", "model.generator.n_bottleneck=1",
+         "model.style_encoder.base_width=8", "model.style_encoder.max_width=16",
+         "model.discriminator.base_width=8", "model.discriminator.max_width=16", "model.sample_pool_size=8"),
+    ),  # fmt: skip
 }
 
 
