@@ -25,7 +25,7 @@ def conv_relu(c_in: int, c_out: int) -> list[nn.Module]:
 class SkipFeatureDecoder(nn.Module):
     """(deep map `(B, deep, S/4, S/4)`, skip map `(B, skip, S/2, S/2)`[, content image]) -> image `(B, C, S, S)` in [-1, 1]."""
 
-    def __init__(self, deep_channels: int = 64, skip_channels: int = 32, channels: int = 1, width: int = 64, pixel_skip: bool = True) -> None:
+    def __init__(self, deep_channels: int = 64, skip_channels: int = 32, channels: int = 1, width: int = 48, pixel_skip: bool = False) -> None:
         super().__init__()
         require(min(deep_channels, skip_channels, width) > 0 and width % 2 == 0, "model.decoder: channel counts must be > 0 and width even.")
         self.deep_channels, self.skip_channels, self.pixel_skip = deep_channels, skip_channels, pixel_skip
