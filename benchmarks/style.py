@@ -1,7 +1,7 @@
 """The style benchmark for several checkpoints in one process, with the references, as one table.
 
     OMP_NUM_THREADS=1 python benchmarks/style.py --ckpts a.ckpt b.ckpt ... [--pairs 2000] [--seed 0] \
-        [--optimise-weights 10 100] [--names "style_swap" "cvae"] [--include earlier.json] \
+        [--optimise-weights 10 100] [--optimise-pairs 200] [--names "style_swap" "cvae"] [--include earlier.json] \
         [--out docs/style_benchmark.json]
 
 Every model gets the same fixed test pairs (content and style of different classes; a cyclegan
@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimise-weights", type=float, nargs="*", default=[10.0, 100.0], help="style weights of the optimisation reference rows")
     parser.add_argument("--optimise-steps", type=int, default=150)
+    parser.add_argument("--optimise-pairs", type=int, default=None, help="score the optimisation rows on the first N pairs only (it is slow)")
     parser.add_argument("--no-copies", action="store_true", help="leave out the copy-content / copy-style rows")
     parser.add_argument("--include", type=Path, default=None, help="JSON of an earlier run on the same pairs whose rows to add")
     parser.add_argument("--data-root", default=None, help="where the Fashion-MNIST files are (default: the usual search path)")
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> dict:
         earlier = json.loads(args.include.read_text())
     # Build every model first: a checkpoint that cannot stylize stops the run before any scoring.
     entries = [cli.model_entry(c, args.device, (args.names or [None] * len(args.ckpts))[i]) for i, c in enumerate(args.ckpts)]
-    refs = cli.reference_entries(args.optimise_weights, default_classifier(), args.optimise_steps)
+    require(args.optimise_pairs is None or args.optimise_pairs >= 2, f"--optimise-pairs {args.optimise_pairs} must be at least 2.")
+    refs = cli.reference_entries(args.optimise_weights, default_classifier(), args.optimise_steps, args.optimise_pairs)
     if args.no_copies:
         refs = refs[2:]
     payload = cli.run_entries(refs + entries, args.pairs, args.seed, args.data_root)

@@ -38,6 +38,7 @@ class Entry:
     stylizer: sb.Stylizer
     classes: tuple[int, int] | None = None
     note: str = ""
+    max_pairs: int | None = None  # a slow stylizer is scored on the first max_pairs pairs only
 
 
 def translator_classes(model, ckpt_path: str) -> tuple[int, int]:
@@ -95,12 +96,15 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
     )
 
 
-def reference_entries(optimise_weights: list[float], classifier: FashionClassifier, steps: int) -> list[Entry]:
+def reference_entries(optimise_weights: list[float], classifier: FashionClassifier, steps: int, optimise_pairs: int | None = None) -> list[Entry]:
     from genstyle.stylization.optimise import optimisation_stylizer
 
     entries = [Entry("copy content (reference)", sb.copy_content), Entry("copy style (reference)", sb.copy_style)]
     for w in optimise_weights:
-        entries.append(Entry(f"optimisation, Gatys et al. ({steps} Adam steps, style weight {w:g})", optimisation_stylizer(classifier, steps=steps, style_weight=w)))
+        entries.append(Entry(
+            f"optimisation, Gatys et al. ({steps} Adam steps, style weight {w:g})",
+            optimisation_stylizer(classifier, steps=steps, style_weight=w), max_pairs=optimise_pairs,
+        ))  # fmt: skip
     return entries
 
 
@@ -123,8 +127,10 @@ def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str 
         if entry.classes not in pairs_by_classes:
             pairs_by_classes[entry.classes] = sb.prepare_pairs(test.images, test.labels, classifier, num_pairs, seed, entry.classes)
         pairs = pairs_by_classes[entry.classes]
+        if entry.max_pairs is not None and entry.max_pairs < len(pairs.content):
+            pairs = pairs.prefix(entry.max_pairs)
         row, _ = sb.benchmark(entry.stylizer, pairs, classifier)
-        row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "content_fid": pairs.content_fid}
+        row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "num_pairs": len(pairs.content), "content_fid": pairs.content_fid}
         rows.append(row)
         log(f"{entry.name}: content class {row['content_class']:.3f}, style dist {row['style_dist']:.3f}, "
             f"Gram dist {row['gram_dist']:.3f}, FID {row['fid']:.3f}, {row['sec_per_image']:.2e} s/image")

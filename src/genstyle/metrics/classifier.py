@@ -1,7 +1,10 @@
 """The Fashion-MNIST classifier whose features every evaluation metric is computed on.
 
 FID, KID and precision/recall compare sets of images through the classifier's penultimate layer
-(`features`, 256 values); the Inception Score uses its logits over the 10 classes. ImageNet
+(`features`, 256 values); the Inception Score uses its logits over the 10 classes; the style
+benchmark and the optimisation reference use its stage outputs (`stage_outputs`), and
+`model=style_swap` receives it, frozen, as its encoder by composition (the config builds it with
+`load_classifier`; the model never imports this module). ImageNet
 Inception features say little about 28x28 grayscale clothing, so the project ships its own small
 network, trained by `python -m genstyle.metrics.train_classifier` (see docs/metrics.md).
 
@@ -17,18 +20,77 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from genstyle.errors import GenstyleError, require
-
-# The plain network lives with the other networks so that models can take it by composition
-# (as a frozen perceptual encoder) without importing metrics; it is re-exported here.
-from genstyle.models.components.fashion_classifier import IMAGE_SIZE, NUM_CLASSES, FashionClassifier
-
-__all__ = ["IMAGE_SIZE", "NUM_CLASSES", "FashionClassifier", "load_classifier", "read_checkpoint", "weights_sha256"]
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_classifier.pt"
 TRAIN_COMMAND = "python -m genstyle.metrics.train_classifier --seed 0 --epochs 12"
 FORMAT_VERSION = 1
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
+
+def _conv_stage(c_in: int, c_out: int, ceil_mode: bool = False) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2, ceil_mode=ceil_mode),
+    )
+
+
+class FashionClassifier(nn.Module):
+    """Three conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) then two dense layers.
+
+    Input: `(B, 1, 28, 28)` float in `[-1, 1]` (the model range of DESIGN.md). `features` is the
+    ReLU output of the first dense layer; `forward` adds dropout (training only) and the class head.
+    """
+
+    def __init__(self, widths: tuple[int, int, int] = (32, 64, 128), feature_dim: int = 256, dropout: float = 0.3) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.widths, self.feature_dim = (w1, w2, w3), feature_dim
+        self.body = nn.Sequential(
+            _conv_stage(1, w1),  # (w1, 14, 14)
+            _conv_stage(w1, w2),  # (w2, 7, 7)
+            _conv_stage(w2, w3, ceil_mode=True),  # (w3, 4, 4): ceil keeps the last row and column
+        )
+        self.fc = nn.Linear(w3 * 4 * 4, feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, NUM_CLASSES)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(B, 1, 28, 28)` in `[-1, 1]` -> `(B, feature_dim)` penultimate activations (>= 0)."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE):
+            raise GenstyleError(
+                f"The Fashion-MNIST classifier takes (B, 1, {IMAGE_SIZE}, {IMAGE_SIZE}) images, got "
+                f"{tuple(x.shape)}. Convert samples to one channel and resize them to {IMAGE_SIZE}x{IMAGE_SIZE} "
+                "before computing metrics with it."
+            )
+        return F.relu(self.fc(self.body(x).flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`(B, 1, 28, 28)` in `[-1, 1]` -> logits `(B, 10)`."""
+        return self.head(self.dropout(self.features(x)))
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both outputs from one pass (the head is applied to the same features; dropout is a no-op in eval)."""
+        feats = self.features(x)
+        return feats, self.head(self.dropout(feats))
+
+    def stage_outputs(self, x: torch.Tensor, n_stages: int = 3) -> list[torch.Tensor]:
+        """The outputs of the first `n_stages` conv stages (after each max-pool) for `(B, 1, 28, 28)`
+        images in `[-1, 1]`: `(B, w1, 14, 14)`, `(B, w2, 7, 7)`, `(B, w3, 4, 4)`. These are the
+        perceptual feature maps of style losses and style statistics (Gram matrices)."""
+        if not 1 <= n_stages <= len(self.body):
+            raise GenstyleError(f"n_stages={n_stages} must be between 1 and {len(self.body)}.")
+        outputs = []
+        for stage in self.body[:n_stages]:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
 
 
 def _resolve(path: str | Path | None) -> Path:

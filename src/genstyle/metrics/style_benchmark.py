@@ -127,6 +127,18 @@ class StylePairs:
     reference_features: torch.Tensor  # (M, D) classifier features of the real test images of the contents' classes
     content_fid: float  # FID of the untouched contents against the reference
     protocol: dict = field(default_factory=dict)
+    content_features: torch.Tensor | None = None  # (N, D) classifier features of the contents
+
+    def prefix(self, n: int) -> StylePairs:
+        """The first `n` pairs (for a slow stylizer), with the FID floor of their own contents."""
+        require(self.content_features is not None, "These pairs were built without content features; use prepare_pairs.")
+        n = min(n, len(self.content))
+        cut = lambda d: {k: v[:n] for k, v in d.items()}  # noqa: E731
+        return StylePairs(
+            self.content[:n], self.style[:n], self.content_labels[:n], self.style_labels[:n],
+            cut(self.content_desc), cut(self.style_desc), self.reference_features,
+            fid(self.content_features[:n], self.reference_features), {**self.protocol, "num_pairs": n}, self.content_features[:n],
+        )  # fmt: skip
 
 
 def prepare_pairs(
@@ -160,7 +172,7 @@ def prepare_pairs(
     return StylePairs(
         content, style, labels[content_idx], labels[style_idx],
         style_descriptors(content, classifier), style_descriptors(style, classifier),
-        reference, fid(content_features, reference), protocol,
+        reference, fid(content_features, reference), protocol, content_features,
     )  # fmt: skip
 
 
@@ -217,11 +229,11 @@ def copy_style(content: torch.Tensor, style: torch.Tensor, content_labels: torch
 
 def markdown_table(rows: list[dict]) -> str:
     """Rows `{'name': ..., **metrics}` as a markdown table (shares as percentages)."""
-    head = "| stylizer | keeps content class | style class | style dist (0 = style, 1 = content) | pixel dist | Gram dist | FID | FID / contents' FID | s per image |"
-    lines = [head, "|" + "---|" * 9]
+    head = "| stylizer | pairs | keeps content class | style class | style dist (0 = style, 1 = content) | pixel dist | Gram dist | FID | FID / contents' FID | s per image |"
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
-            f"| {r['name']} | {100 * r['content_class']:.1f}% | {100 * r['style_class']:.1f}% | {r['style_dist']:.3f} | "
+            f"| {r['name']} | {r.get('num_pairs', '')} | {100 * r['content_class']:.1f}% | {100 * r['style_class']:.1f}% | {r['style_dist']:.3f} | "
             f"{r['pixel_dist']:.3f} | {r['gram_dist']:.3f} | {r['fid']:.3f} | {r['fid_ratio']:.2f}x | {r['sec_per_image']:.2e} |"
         )
     return "\n".join(lines)
