@@ -1,7 +1,7 @@
 """The style benchmark for several checkpoints in one process, with the references, as one table.
 
     OMP_NUM_THREADS=1 python benchmarks/style.py --ckpts a.ckpt b.ckpt ... [--pairs 2000] [--seed 0] \
-        [--optimise-weights 10 100] [--optimise-pairs 200] [--names "style_swap" "cvae"] [--include earlier.json] \
+        [--optimise-weights 10 100] [--optimise-pairs 200] [--names "style_swap" "cvae"] [--include earlier.json ...] \
         [--out docs/style_benchmark.json]
 
 Every model gets the same fixed test pairs (content and style of different classes; a cyclegan
@@ -11,8 +11,9 @@ the style image's class, style-statistics distance (0 = the style image's, 1 = t
 image's), FID of the results, seconds per image. The trivial references (copy content, copy
 style) and the optimisation reference (Gatys et al. 2016 with the project's classifier, one row
 per `--optimise-weights` value; `--optimise-weights` with no value leaves it out) are in the same
-table. `--include` adds rows of an earlier run of this script made on the same pairs (its
-protocol must match), so the slow optimisation rows need not be recomputed. Writes the JSON and,
+table. `--include` adds the rows of earlier runs of this script made on the same pairs (their
+protocol must match; a row computed now replaces an included one of the same name), so slow rows
+need not be recomputed. Writes the JSON and,
 beside it, the markdown table (`.md`); prints the table.
 """
 
@@ -42,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--optimise-steps", type=int, default=150)
     parser.add_argument("--optimise-pairs", type=int, default=None, help="score the optimisation rows on the first N pairs only (it is slow)")
     parser.add_argument("--no-copies", action="store_true", help="leave out the copy-content / copy-style rows")
-    parser.add_argument("--include", type=Path, default=None, help="JSON of an earlier run on the same pairs whose rows to add")
+    parser.add_argument("--include", type=Path, nargs="*", default=[], help="JSONs of earlier runs on the same pairs whose rows to add")
     parser.add_argument("--data-root", default=None, help="where the Fashion-MNIST files are (default: the usual search path)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("style_benchmark.json"))
@@ -59,10 +60,10 @@ def run(args: argparse.Namespace) -> dict:
     require(args.out.suffix == ".json", f"--out {args.out} must end in .json (the markdown table goes beside it as .md).")
     for ckpt in args.ckpts:
         require(Path(ckpt).is_file(), f"--ckpts {ckpt}: no such checkpoint file.")
-    earlier = None
-    if args.include is not None:
-        require(args.include.is_file(), f"--include {args.include}: no such file.")
-        earlier = json.loads(args.include.read_text())
+    earlier = []
+    for path in args.include:
+        require(path.is_file(), f"--include {path}: no such file.")
+        earlier.append((path, json.loads(path.read_text())))
     # Build every model first: a checkpoint that cannot stylize stops the run before any scoring.
     entries = [cli.model_entry(c, args.device, (args.names or [None] * len(args.ckpts))[i]) for i, c in enumerate(args.ckpts)]
     require(args.optimise_pairs is None or args.optimise_pairs >= 2, f"--optimise-pairs {args.optimise_pairs} must be at least 2.")
@@ -70,11 +71,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.no_copies:
         refs = refs[2:]
     payload = cli.run_entries(refs + entries, args.pairs, args.seed, args.data_root)
-    if earlier is not None:
-        mismatch = [k for k in MATCHING_KEYS if earlier["protocol"].get(k) != payload["protocol"].get(k)]
-        require(not mismatch, f"--include {args.include} was measured on other pairs ({', '.join(mismatch)} differ); rerun without --include.")
+    for path, old in reversed(earlier):  # the first file's rows end up first
+        mismatch = [k for k in MATCHING_KEYS if old["protocol"].get(k) != payload["protocol"].get(k)]
+        require(not mismatch, f"--include {path} was measured on other pairs ({', '.join(mismatch)} differ); rerun without it.")
         names = {r["name"] for r in payload["rows"]}
-        payload["rows"] = [r for r in earlier["rows"] if r["name"] not in names] + payload["rows"]
+        payload["rows"] = [r for r in old["rows"] if r["name"] not in names] + payload["rows"]
     payload["command"] = "python benchmarks/style.py " + " ".join(sys.argv[1:])
     cli.write_outputs(payload, args.out, args.out.with_suffix(".md"))
     print(cli.table_text(payload))
