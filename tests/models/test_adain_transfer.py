@@ -12,7 +12,7 @@ import hydra
 import pytest
 import torch
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 

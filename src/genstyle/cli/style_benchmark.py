@@ -58,7 +58,7 @@ def translator_classes(model, ckpt_path: str) -> tuple[int, int]:
 def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) -> Entry:
     """A checkpoint as a benchmark row; a model that can neither stylize nor translate, or one not
     made for 1x28x28 Fashion-MNIST images, is an error that says which models can."""
-    from genstyle.checkpoint import load_model
+    from genstyle.checkpoints import load_model
 
     model, _ = load_model(ckpt_path, device)
     require(
