@@ -23,8 +23,8 @@ BATCH = 256
 
 
 def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
-    from genstyle.pixels import to_uint8
     from genstyle.metrics.classifier import load_classifier
+    from genstyle.pixels import to_uint8
     from genstyle.stylization.optimise import optimise_style
 
     for key in ("direction", "content_labels", "style_labels"):
