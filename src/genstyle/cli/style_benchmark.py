@@ -67,7 +67,7 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
         "test pairs and its classifier, so it takes models trained on 1x28x28 images.",
     )
     label = name or f"{model.family} ({Path(ckpt_path).parent.parent.name or Path(ckpt_path).stem})"
-    if callable(getattr(model, "stylize", None)):
+    if model.can_stylize:
         conditional = "content_labels" in inspect.signature(model.stylize).parameters
 
         def stylize(content, style, content_labels, style_labels):
@@ -77,7 +77,7 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
                 return model.stylize(content.to(model.device), style.to(model.device))
 
         return Entry(label, stylize, note="true class labels given" if conditional else "")
-    if callable(getattr(model, "translate", None)):
+    if model.can_translate:
         a, b = translator_classes(model, ckpt_path)
 
         def translate(content, style, content_labels, style_labels):

@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genstyle.errors import GenstyleError, require
-from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.style_swap import relative_distance, style_statistics
+from genstyle.pixels import to_model_range, to_uint8
 
 EPS = 1e-5
 
@@ -134,22 +135,17 @@ class AdaINStyleTransfer(GenerativeModule):
             f"{name} images have shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.image_shape))}).",
         )
 
-    @torch.no_grad()
     def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
         [-1, 1]. `style` has B images or one, which is then used for every content image."""
         self.check_images("content", content)
         self.check_images("style", style)
         require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
-        was_training = self.training
-        self.eval()
-        style = style.to(self.device).expand(len(content), -1, -1, -1)
-        result = self.transfer(content.to(self.device), style)
-        self.train(was_training)
-        return result
+        with evaluating(self):
+            style = style.to(self.device).expand(len(content), -1, -1, -1)
+            return self.transfer(content.to(self.device), style)
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Stylize `n` random (content, style) pairs of different images from the reference batch
         of real training images stored in the model (the first `reference_size` it trained on)."""
         require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
@@ -158,14 +154,14 @@ class AdaINStyleTransfer(GenerativeModule):
             raise GenstyleError("This style_swap model has not seen training images yet, so it has no reference images to sample from; train it first.")
         content_idx = torch.randint(count, (n,), generator=generator)
         style_idx = (content_idx + torch.randint(1, count, (n,), generator=generator)) % count  # never the same image
-        reference = self.reference[:count].cpu().float() / 127.5 - 1
+        reference = to_model_range(self.reference[:count].cpu())
         return self.stylize(reference[content_idx], reference[style_idx])
 
     def remember(self, x: torch.Tensor) -> None:
         count, size = int(self.reference_count), len(self.reference)
         if count < size:
             take = x[: size - count].detach()
-            self.reference[count : count + len(take)] = ((take.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).to(self.reference.device)
+            self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
             self.reference_count += len(take)
 
     # --- training ----------------------------------------------------------------------------
