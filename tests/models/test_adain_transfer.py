@@ -62,21 +62,24 @@ def test_only_the_decoder_trains_and_the_encoder_stays_in_eval(model, one_thread
         assert torch.equal(v, encoder_before[k]), k  # no gradient step, no batch-norm statistics update
 
 
-def test_a_training_step_takes_under_a_second_on_cpu(model, one_thread):
+def test_a_training_step_takes_under_a_second_of_cpu(model, one_thread):
     optimiser = model.configure_optimizers()
     x = torch.rand(32, 1, 28, 28) * 2 - 1  # the experiment's batch size
     times = []
     for _ in range(3):
-        start = time.perf_counter()
+        # CPU time of this process on one thread: on a shared machine the wall clock also counts
+        # the time spent waiting for a core, which says nothing about the model.
+        start = time.process_time()
         terms, _ = model.losses(x)
         optimiser.zero_grad()
         sum(terms.values()).backward()
         optimiser.step()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     assert min(times) < 1.0
 
 
 def test_rgb_data_is_refused_with_the_alternative(make_cfg):
     cfg = make_cfg(*OFF, "data.channels=3", "data.image_size=32")
-    with pytest.raises(GenstyleError, match="style_swap_munit"):
+    with pytest.raises(Exception, match="style_swap_munit") as info:  # Hydra wraps what the model raises
         hydra.utils.instantiate(cfg.model)
+    assert isinstance(info.value, GenstyleError) or isinstance(info.value.__cause__, GenstyleError)
