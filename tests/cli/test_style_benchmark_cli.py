@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from genstyle.cli.train import train
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.images import save_png
 from tests.cli.fake_stylers import FakeSampler, write_checkpoint
-from tests.conftest import compose_train, run_cli
+from tests.conftest import ROOT, compose_train, run_cli
 
 THREADS = {"OMP_NUM_THREADS": "1"}
 
@@ -88,7 +89,8 @@ def test_bad_input_is_one_paragraph_and_exit_2(images, tmp_path, script, args, m
         args = [f"ckpt_path={sampler}", *args, f"out={out / 'e.json'}"]
     else:
         args = ["--ckpts", str(sampler), "--out", str(out / "b.json")]
-    result = run_cli(script, *args, env=THREADS)
+    # The fake model's class lives in tests/: a script outside the repo root needs the root on its path.
+    result = run_cli(script, *args, env={**THREADS, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"})
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
