@@ -27,7 +27,11 @@ model, _ = load_model(sys.argv[1])
 clf = load_classifier()
 res = {"model": [], "opt": []}
 for _ in range(2):
-    t = time.perf_counter(); model.stylize(x, s); res["model"].append((time.perf_counter() - t) / 200)
-    t = time.perf_counter(); optimise_style(x, s, clf); res["opt"].append((time.perf_counter() - t) / 200)
+    t = time.perf_counter()
+    model.stylize(x, s)
+    res["model"].append((time.perf_counter() - t) / 200)
+    t = time.perf_counter()
+    optimise_style(x, s, clf)
+    res["opt"].append((time.perf_counter() - t) / 200)
 m, o = min(res["model"]), min(res["opt"])
 print(f"style_swap {m:.2e} s/image, optimisation {o:.2e} s/image, ratio {o/m:.0f}x (200 pairs at once, 1 thread, best of 2 alternations)")
