@@ -60,8 +60,10 @@ FAMILIES = {
          "model.grid_size=4", "model.sample_pool_size=8"),
         data=("data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot"),
     ),  # fmt: skip
-    "style_swap": Family(
-        "style_swap", 16,
+    # The AdaIN model trains its decoder only: one optimiser step per batch.
+    "style_swap": Family("style_swap", 8, ("model.decoder.width=8", "model.reference_size=8")),
+    "style_swap_munit": Family(
+        "style_swap_munit", 16,
         ("model.content_encoder.base_channels=4", "model.content_encoder.n_res=1", "model.style_encoder.base_channels=4",
          "model.style_encoder.style_dim=4", "model.decoder.content_channels=16", "model.decoder.n_res=1",
          "model.decoder.mlp_dim=16", "model.discriminator.base_channels=4", "model.reference_size=8", "model.grid_size=3"),
