@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_runs_grouped_by_configuration_without_seed(sweep: Path) -> None:
     assert (mean, n) == (52.0, 2) and std == pytest.approx(2.8284271, rel=1e-6)
 
 
-def test_report_html_is_self_contained_and_sortable(sweep: Path, tmp_path: Path) -> None:
+def test_report_html_is_self_contained(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     report = build_report([sweep], out, "test report")
     text = report.read_text()
@@ -64,6 +65,78 @@ def test_report_html_is_self_contained_and_sortable(sweep: Path, tmp_path: Path)
     assert not re.search(r'src="(?!data:)', text) and "http" not in text  # nothing fetched
     assert "model.optimizer.lr=abc must be a positive number" in text
     assert {"curve_val_fid.png", "curve_train_loss.png", "curve_stability_grad_norm_d.png", "final_val_fid.png"} <= {p.name for p in out.glob("*.png")}
+
+
+class TableReader(HTMLParser):
+    """`tables[id]` = header texts and rows of `(data-v, text)` cells, as the sorting script sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, dict[str, list]] = {}
+        self.current: dict[str, list] | None = None
+        self.cell: list | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag == "table" and "sortable" in (attrs.get("class") or ""):
+            self.current = self.tables.setdefault(attrs["id"], {"headers": [], "rows": []})
+        elif self.current is not None and tag == "tr" and self.cell is None:
+            self.row: list = []
+        elif self.current is not None and tag in ("td", "th"):
+            self.cell = [attrs.get("data-v"), ""]
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell[1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.current is None:
+            return
+        if tag in ("td", "th"):
+            self.row.append(tuple(self.cell))
+            self.cell = None
+        elif tag == "tr":
+            if self.row and self.row[0][0] is None:  # header row: no data-v
+                self.current["headers"] = [text for _, text in self.row]
+            else:
+                self.current["rows"].append(self.row)
+        elif tag == "table":
+            self.current = None
+
+
+def report_tables(report: Path) -> dict[str, dict[str, list]]:
+    reader = TableReader()
+    reader.feed(report.read_text())
+    return reader.tables
+
+
+def sort_by(rows: list, column: int, ascending: bool = True) -> list:
+    """The inline script's order: numeric data-v values, empty ones last."""
+    numbers = [r for r in rows if r[column][0] not in ("", None)]
+    empty = [r for r in rows if r[column][0] in ("", None)]
+    return sorted(numbers, key=lambda r: float(r[column][0]), reverse=not ascending) + empty
+
+
+def test_report_tables_carry_the_sort_values_and_every_row(sweep: Path, tmp_path: Path) -> None:
+    tables = report_tables(build_report([sweep], tmp_path / "report", "sort check"))
+    configs, runs, stability = tables["configurations"], tables["runs"], tables["stability"]
+    assert [len(configs["rows"]), len(runs["rows"]), len(stability["rows"])] == [2, 5, 5]  # 2 configurations, 4 runs + 1 failed
+
+    fid = configs["headers"].index("val/fid")
+    by_name = {row[0][1]: row for row in configs["rows"]}
+    assert float(by_name["model=vae"][fid][0]) == 52.0 and float(by_name["model=dcgan"][fid][0]) == 32.0  # means, not the text
+    assert [row[1][0] for row in configs["rows"]] == ["2.0", "2.0"]  # runs done (the failed dcgan run excluded)
+    assert [row[0][1] for row in sort_by(configs["rows"], fid)] == ["model=dcgan", "model=vae"]
+
+    fid = runs["headers"].index("val/fid")
+    finals = {FID[(m, s)][-1] for m, s in FID}
+    assert {float(row[fid][0]) for row in runs["rows"] if row[fid][0]} == finals
+    ordered = sort_by(runs["rows"], fid)
+    assert [float(row[fid][0]) for row in ordered[:4]] == sorted(finals)  # 30 < 34 < 50 < 54 ...
+    assert ordered[-1][2][1] == "failed" and ordered[-1][fid][0] == ""  # ... and the failed run, without a value, last
+    assert [float(row[fid][0]) for row in sort_by(runs["rows"], fid, ascending=False)[:4]] == sorted(finals, reverse=True)
+    seed = runs["headers"].index("seed")
+    assert sorted(float(row[seed][0]) for row in runs["rows"]) == [1.0, 1.0, 2.0, 2.0, 3.0]
 
 
 def test_cli_rejects_a_folder_without_runs(tmp_path: Path, capsys) -> None:

@@ -49,12 +49,20 @@ def test_model_builds_for_data(model, data, tmp_path):
     datamodule = hydra.utils.instantiate(cfg.data)
     assert module.image_shape == (cfg.data.channels, cfg.data.image_size, cfg.data.image_size)
     assert datamodule.batch_size == cfg.data.batch_size
-    if hasattr(module, "translate") or hasattr(module, "stylize"):
-        return  # these sample by transforming real images, covered by their own tests
-    labels = torch.arange(2) % module.num_classes if module.is_conditional else None
-    images = module.sample(2, labels=labels, generator=torch.Generator().manual_seed(0))
-    assert images.shape == (2, *module.image_shape)
+    real = torch.rand(3, *module.image_shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    if hasattr(module, "translate"):  # translation models sample by translating images they hold
+        for direction in ("a2b", "b2a"):
+            out = module.translate(real[:1], direction)  # one image: unpaired_folder is 128 px by default
+            assert out.shape == real[:1].shape and out.min() >= -1 and out.max() <= 1
+        return
+    if hasattr(module, "remember"):  # style_swap samples pairs of the training images it keeps
+        module.remember(real)
+    labels = torch.arange(5) % module.num_classes if module.is_conditional else None
+    images = module.sample(5, labels=labels, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (5, *module.image_shape)
     assert images.min() >= -1 and images.max() <= 1
+    if module.is_conditional:  # labels drawn from the stored label prior when none are given
+        assert module.sample(5).shape == (5, *module.image_shape)
 
 
 def test_image_size_the_architecture_cannot_produce_is_named(tmp_path):

@@ -52,9 +52,11 @@ def test_every_family_reports_all_metrics_with_protocol(make_cfg, classifier_wei
         assert "two_sample" not in record and "val/c2st_acc" not in metrics
     if model == "dcgan":
         assert "stability/var_d_loss" in metrics and "stability/var_g_loss" in metrics
-    # The same numbers reach the CSV logger.
-    rows = list(csv.DictReader((out / "csv" / "metrics.csv").open()))
-    assert any(r.get("val/fid") for r in rows)
+    # The same numbers reach the CSV logger: one evaluation, one row, every value the logged one.
+    rows = [r for r in csv.DictReader((out / "csv" / "metrics.csv").open()) if r.get("val/fid")]
+    assert len(rows) == 1
+    for key in IMAGE_METRICS:
+        assert float(rows[0][key]) == metrics[key], key
 
 
 @pytest.mark.slow

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
+from genstyle.images import grid_image
+from genstyle.pixels import to_uint8
 from tests.conftest import run_cli
 
 
@@ -21,21 +26,39 @@ def vae_checkpoint(tmp_path_factory, fmnist_root) -> Path:
     return run / "run" / "checkpoints" / "last.ckpt"
 
 
+def expected_samples(ckpt: Path, n: int, seed: int) -> torch.Tensor:
+    """What generate.py must write: the checkpoint's model sampled with a generator seeded `seed`."""
+    model, _ = load_model(ckpt)
+    return model.sample(n, generator=torch.Generator().manual_seed(seed))
+
+
+def pixels(path: Path) -> torch.Tensor:
+    with Image.open(path) as img:
+        return torch.from_numpy(np.array(img))
+
+
 def test_grid_beside_the_run(vae_checkpoint):
     result = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=16", "seed=3")
     assert result.returncode == 0, result.stderr
     out = vae_checkpoint.parent.parent / "generated" / "samples_seed3.png"
-    with Image.open(out) as img:
-        assert img.size == (4 * 30 + 2, 4 * 30 + 2)  # 4x4 grid of 28px images, 2px padding
+    written = pixels(out)
+    assert tuple(written.shape[:2]) == (4 * 30 + 2, 4 * 30 + 2)  # 4x4 grid of 28px images, 2px padding
+    expected = grid_image(expected_samples(vae_checkpoint, 16, 3), nrow=4).permute(1, 2, 0)  # (H, W, 3)
+    assert torch.equal(written, expected)
+    assert not torch.equal(expected, grid_image(expected_samples(vae_checkpoint, 16, 4), nrow=4).permute(1, 2, 0))  # the seed matters
 
 
 def test_individual_pngs(vae_checkpoint, tmp_path):
-    result = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=5", "grid=false", f"out={tmp_path / 'imgs'}")
+    result = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=5", "grid=false", f"out={tmp_path / 'imgs'}", "seed=2")
     assert result.returncode == 0, result.stderr
     files = sorted((tmp_path / "imgs").glob("*.png"))
     assert len(files) == 5
     with Image.open(files[0]) as img:
         assert img.size == (28, 28) and img.mode == "L"
+    expected = to_uint8(expected_samples(vae_checkpoint, 5, 2))  # (5, 1, 28, 28)
+    for image, file in zip(expected, files, strict=True):
+        assert torch.equal(pixels(file), image[0])
+    assert len({tuple(pixels(f).flatten().tolist()) for f in files}) == 5  # five different images
 
 
 @pytest.mark.parametrize(

@@ -16,3 +16,15 @@ class KillAtStep(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
         if trainer.global_step == self.global_step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAtBatch(pl.Callback):
+    """SIGKILLs the process before training batch `batch_idx` of `epoch` (counted the same way in
+    every family, whatever its optimiser steps per batch)."""
+
+    def __init__(self, epoch: int, batch_idx: int) -> None:
+        self.epoch, self.batch_idx = epoch, batch_idx
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch_idx:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -7,6 +7,7 @@ import functools
 import json
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
 from PIL import Image
@@ -79,7 +80,12 @@ def test_trains_on_generated_folder_with_lr_decay_and_reloads(make_cfg, tmp_path
     lrs = {row["epoch"]: row["train/lr"] for row in history if "train/lr" in row}
     assert lrs[0] == pytest.approx(2e-4) and lrs[1] == pytest.approx(1e-4)  # each epoch's record has its own lr
     assert torch.isfinite(torch.tensor(metrics["test/cycle_l1_a"]))  # the testA/testB split is evaluated
-    model, _ = load_model(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "cpu")
+    model, checkpoint = load_model(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "cpu")
+    saved, loaded = checkpoint["state_dict"], model.state_dict()
+    assert set(loaded) == set(saved) and all(torch.equal(loaded[k], saved[k]) for k in saved)  # every tensor, bit for bit
+    torch.manual_seed(cfg.seed)
+    untrained = hydra.utils.instantiate(cfg.model).state_dict()
+    assert not torch.equal(untrained["gen_b2a.net.1.weight"], saved["gen_b2a.net.1.weight"])  # the weights trained
     out = model.translate(torch.rand(3, 3, 16, 16) * 2 - 1, "b2a")
     assert out.shape == (3, 3, 16, 16)
 

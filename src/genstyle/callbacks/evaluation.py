@@ -1,6 +1,6 @@
 """The evaluation callback (`callbacks.evaluation`): every model family, through its interface.
 
-At every `every_n_epochs`-th epoch, at the first evaluation of a fit (so a checkpoint monitoring
+At every `every_n_epochs`-th epoch, at the first evaluation of a run (so a checkpoint monitoring
 `val/fid` always finds it) and at the last epoch, it measures the model and logs the numbers plus
 `stability/fid_spread`; each evaluation rewrites `<run dir>/eval.json` with the numbers, their
 protocol and the history (`EvalReport`). What is measured follows from the data and the model:
@@ -156,8 +156,9 @@ class Evaluation(pl.Callback):
         if self.disabled or trainer.sanity_checking or epoch in self._evaluated_epochs:
             return False
         last = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
-        # The first evaluation of each fit runs regardless of the interval: a checkpoint that
-        # monitors val/fid must find it after the first validation.
+        # The first evaluation of a run runs regardless of the interval: a checkpoint that
+        # monitors val/fid must find it after the first validation. A resumed run restores the
+        # evaluated epochs (state_dict) and the last val/fid (ResumeState), so it keeps the interval.
         first = not self._evaluated_epochs
         return first or last or trainer.should_stop or (epoch + 1) % self.every_n_epochs == 0
 
@@ -230,10 +231,12 @@ class Evaluation(pl.Callback):
     # --- resume ---------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        return {"history": self.report.history, "fid_window": list(self.fid_window.values)}
+        return {"history": self.report.history, "fid_window": list(self.fid_window.values), "evaluated_epochs": sorted(self._evaluated_epochs)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.report.history = list(state_dict.get("history", []))
+        # A resumed run keeps the interval: its first validation is not "the first evaluation".
+        self._evaluated_epochs = set(state_dict.get("evaluated_epochs", []))
         for value in state_dict.get("fid_window", []):
             self.fid_window.add(value)
 

@@ -43,7 +43,9 @@ class MetricsRecorder(pl.Callback):
         metrics = scalar_metrics(trainer.callback_metrics)
         self.final.update(metrics)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        row = {"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics}
+        # Sorted keys: the order of callback_metrics depends on which keys an earlier epoch of the
+        # same process logged first, so a resumed run would write the same numbers in another order.
+        row = {"epoch": trainer.current_epoch, "step": trainer.global_step, **dict(sorted(metrics.items()))}
         with self.history_path.open("a") as fh:
             fh.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}) + "\n")
         write_json_atomic(self.dirpath / "metrics.json", self.final)

@@ -9,7 +9,10 @@ them in its own checkpoint section:
 2. the running sums behind epoch-level metrics (`train/loss_epoch` ...): after a mid-epoch
    resume the epoch mean still covers the whole epoch, not only the batches after the resume;
 3. the position of the local logs: CSV rows logged after the checkpoint (by the run that was
-   killed) are dropped on resume, so the resumed run does not log them twice.
+   killed) are dropped on resume, so the resumed run does not log them twice;
+4. the trainer's `callback_metrics`: values logged in earlier epochs stay there until logged
+   again (an evaluation every few epochs, a monitored metric), and both the per-epoch records
+   (`metrics_history.jsonl`) and ModelCheckpoint's monitor read them.
 
 The epoch sums live in Lightning's private `fit_loop.epoch_loop._results`; tests/test_resume.py
 fails if a Lightning upgrade changes them.
@@ -130,6 +133,10 @@ class ResumeState(pl.Callback):
             # (mid-epoch) the counter is not yet advanced; at an epoch's end it already is.
             at_epoch_end = trainer.training and loop.batch_progress.current.completed >= loop.batch_progress.current.processed
             state["logged_step"] = loop._batches_that_stepped - (1 if at_epoch_end else 0)
+            state["callback_metrics"] = {
+                key: value.detach().cpu().clone() for key, value in trainer.callback_metrics.items()
+                if isinstance(value, torch.Tensor) and value.numel() == 1
+            }
             if trainer.training:  # mid-epoch (not the validation at an epoch's end)
                 state.update(epoch=trainer.current_epoch, batches_done=loop.batch_progress.current.processed,
                              epoch_sums=epoch_sums(trainer))
@@ -141,6 +148,10 @@ class ResumeState(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.pending is None or "logged_step" not in self.pending:
             return
+        # Before anything is logged in this fit: what the uninterrupted run still holds from earlier epochs.
+        held = trainer._logger_connector._callback_metrics
+        for key, value in self.pending.get("callback_metrics", {}).items():
+            held.setdefault(key, value.to(pl_module.device))
         for logger in trainer.loggers:
             if isinstance(logger, CSVLogger):
                 trim_csv(Path(logger.experiment.metrics_file_path), self.pending["logged_step"])

@@ -90,6 +90,15 @@ class TranslationViews(pl.Callback):
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._log_target_class(pl_module, batch, "test")
 
+    # A run resumed mid-epoch must draw its grids from the images the uninterrupted run kept (the
+    # first training batch when there is no validation), not from the first batch after the resume.
+    def state_dict(self) -> dict:
+        return {"batch": self._batch, "from_validation": self._from_validation}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._batch = state_dict.get("batch")
+        self._from_validation = bool(state_dict.get("from_validation", False))
+
     # --- target-class accuracy ------------------------------------------------------------------
 
     def _target_classifier(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> nn.Module | None:

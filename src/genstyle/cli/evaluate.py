@@ -145,7 +145,16 @@ def build_reference(cfg: DictConfig, backend, ref: Reference, channels: int, siz
     )
 
 
+TASKS = ("samples", "style")
+
+
 def evaluate(cfg: DictConfig) -> dict:
+    task = cfg.get("task", "samples")
+    require(task in TASKS, f"task={task} is not a task of evaluate.py; use task=samples (FID & co. of samples) or task=style (the style benchmark).")
+    if task == "style":
+        from genstyle.cli.style_benchmark import evaluate_style
+
+        return evaluate_style(cfg)
     require(
         (cfg.ckpt_path is None) != (cfg.generated is None),
         "Give exactly one of ckpt_path=<.ckpt file> or generated=<folder of images> (with reference=...).",

@@ -185,6 +185,9 @@ def run_model(
     return torch.cat(results)
 
 
+METHODS = ("model", "optimise")
+
+
 def latent_options(cfg: DictConfig, model: GenerativeModule) -> tuple[int, int] | None:
     """`(target domain index, n_styles)` for latent-guided translation (`target=`), else None."""
     target, n_styles = cfg.get("target"), cfg.get("n_styles")
@@ -222,6 +225,17 @@ def run_latent(model: GenerativeModule, content: torch.Tensor, target: int, n_st
 
 def stylize(cfg: DictConfig) -> list[Path]:
     require(cfg.content is not None and cfg.out is not None, "Give content=<image or folder> and out=<.png file or folder>.")
+    method = cfg.get("method", "model")
+    require(
+        method in METHODS,
+        f"method={method} is not a stylize method; use method=model (a trained model, ckpt_path=...) or method=optimise "
+        "(no checkpoint: Gatys et al.'s optimisation with the Fashion-MNIST classifier, content=... style=...).",
+    )
+    if method == "optimise":
+        from genstyle.cli.stylize_optimise import stylize_by_optimisation
+
+        return stylize_by_optimisation(cfg)
+    require(cfg.ckpt_path is not None, "Give ckpt_path=<.ckpt file> of a model that can stylize or translate, or method=optimise to stylize without one.")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
     latent = latent_options(cfg, model)
     if latent is not None:

@@ -1,7 +1,10 @@
 """The Fashion-MNIST classifier whose features every evaluation metric is computed on.
 
 FID, KID and precision/recall compare sets of images through the classifier's penultimate layer
-(`features`, 256 values); the Inception Score uses its logits over the 10 classes. ImageNet
+(`features`, 256 values); the Inception Score uses its logits over the 10 classes; the style
+benchmark and the optimisation reference use its stage outputs (`stage_outputs`), and
+`model=style_swap` receives it, frozen, as its encoder by composition (the config builds it with
+`load_classifier`; the model never imports this module). ImageNet
 Inception features say little about 28x28 grayscale clothing, so the project ships its own small
 network, trained by `python -m genstyle.metrics.train_classifier` (see docs/metrics.md).
 
@@ -76,6 +79,18 @@ class FashionClassifier(nn.Module):
         """Both outputs from one pass (the head is applied to the same features; dropout is a no-op in eval)."""
         feats = self.features(x)
         return feats, self.head(self.dropout(feats))
+
+    def stage_outputs(self, x: torch.Tensor, n_stages: int = 3) -> list[torch.Tensor]:
+        """The outputs of the first `n_stages` conv stages (after each max-pool) for `(B, 1, 28, 28)`
+        images in `[-1, 1]`: `(B, w1, 14, 14)`, `(B, w2, 7, 7)`, `(B, w3, 4, 4)`. These are the
+        perceptual feature maps of style losses and style statistics (Gram matrices)."""
+        if not 1 <= n_stages <= len(self.body):
+            raise GenstyleError(f"n_stages={n_stages} must be between 1 and {len(self.body)}.")
+        outputs = []
+        for stage in self.body[:n_stages]:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
 
 
 def _resolve(path: str | Path | None) -> Path:

@@ -28,6 +28,7 @@ from genstyle.models.components.image_pool import ImagePool
 from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
 
 LOSS_ALIASES = {"vanilla": "non_saturating"}  # the CycleGAN code's name for the BCE loss
+RESUME_KEY = "cyclegan_resume"  # checkpoint section: image pools and the cached domain-A images
 NetworkFactory = Callable[[], nn.Module]  # a `_partial_: true` network config
 
 
@@ -93,11 +94,33 @@ class CycleGAN(GenerativeModule):
         self.decay_start_epoch, self.identity_alarm = decay_start_epoch, identity_alarm
         self.domain_classes = tuple(domain_classes) if domain_classes else (None, None)
         self.grid_size, self.sample_pool_size = grid_size, sample_pool_size
-        # Domain-A images sample() translates (CPU, not saved). The grids of A, G(A), F(G(A)), ...
-        # are drawn by callbacks/translation_views.py with `grid_size` images per row.
+        # Domain-A images sample() translates (CPU; in training checkpoints for an exact resume, not
+        # loaded by `load_model`). The grids of A, G(A), F(G(A)), ... are drawn by
+        # callbacks/translation_views.py with `grid_size` images per row.
         self._sample_source: list[torch.Tensor] = []
         self._train_source: list[torch.Tensor] = []
         self._gap = [0.0, 0]
+
+    # --- checkpoints: what an exact resume needs beyond the weights ----------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[RESUME_KEY] = {
+            "pool_a": self.pool_a.state_dict(),
+            "pool_b": self.pool_b.state_dict(),
+            "sample_source": [t.clone() for t in self._sample_source],
+            "train_source": [t.clone() for t in self._train_source],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        state = checkpoint.get(RESUME_KEY)
+        if state is None:  # a checkpoint written before these were saved: resumes, not exactly
+            return
+        self.pool_a.load_state_dict(state["pool_a"], self.device)
+        self.pool_b.load_state_dict(state["pool_b"], self.device)
+        self._sample_source = list(state["sample_source"])
+        self._train_source = list(state["train_source"])
 
     # --- the interface ------------------------------------------------------------------------
 
@@ -192,10 +215,9 @@ class CycleGAN(GenerativeModule):
         }
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=n)
         self.log_progress({"g": g_loss.detach(), "d": (d_a + d_b).detach()})
-
-    def on_train_epoch_start(self) -> None:
-        # Logged at the start so every per-epoch record (metrics_history.jsonl) has this epoch's lr.
-        self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_step=False, on_epoch=True)
+        # This epoch's lr, logged from every batch (constant within the epoch; max keeps it exact)
+        # rather than once at epoch start: a run resumed mid-epoch never calls on_train_epoch_start.
+        self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_step=False, on_epoch=True, reduce_fx="max", batch_size=n)
 
     def on_train_epoch_end(self) -> None:
         # After this epoch's validation (Lightning runs it first) and the callbacks' grids.

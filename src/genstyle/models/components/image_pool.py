@@ -22,6 +22,14 @@ class ImagePool:
     def __len__(self) -> int:
         return len(self.images)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The stored fakes as one tensor `(k, C, H, W)` (`k` may be 0), for checkpoints: a resumed
+        run must show D the same history the uninterrupted run would."""
+        return {"images": torch.stack(self.images).cpu() if self.images else torch.empty(0)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> None:
+        self.images = [image.to(device) for image in state["images"]]
+
     @torch.no_grad()
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:

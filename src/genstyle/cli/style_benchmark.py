@@ -1,0 +1,182 @@
+"""The style benchmark's composition: checkpoints and references in, one table out.
+
+`genstyle.metrics.style_benchmark` scores images; this module turns each thing that can stylize
+into a stylizer callable for it, the way `stylize.py` drives each family:
+
+- models with `stylize(content, style)` (style_swap, style_swap_munit) get the pairs' images;
+- conditional models (cvae, cgan: `stylize(..., content_labels, style_labels)`) also get the
+  pairs' true test labels, as `stylize.py content_labels=... style_labels=...` passes them;
+- translation models (cyclegan) translate on the class pair they were trained on: contents of
+  class A with `translate(x, "a2b")` (their style images are of class B), and the reverse;
+- the trivial references copy the content or the style image; the optimisation reference
+  (Gatys et al. 2016, `genstyle.stylization.optimise`) optimises each result.
+
+Used by `python evaluate.py ckpt_path=... task=style` and `python benchmarks/style.py`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genstyle.errors import GenstyleError, require
+from genstyle.metrics import style_benchmark as sb
+from genstyle.metrics.classifier import FashionClassifier, weights_sha256
+
+CAPABLE = "style_swap, style_swap_munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
+
+
+@dataclass
+class Entry:
+    """One row to compute: a name, a stylizer, and the class pair of a translator (else None)."""
+
+    name: str
+    stylizer: sb.Stylizer
+    classes: tuple[int, int] | None = None
+    note: str = ""
+    max_pairs: int | None = None  # a slow stylizer is scored on the first max_pairs pairs only
+
+
+def translator_classes(model, ckpt_path: str) -> tuple[int, int]:
+    """The two Fashion-MNIST class indices a cyclegan checkpoint translates between."""
+    from genstyle.data.sources import FASHION_MNIST_CLASSES
+
+    data = dict((model.run_config or {}).get("data") or {})
+    names = (data.get("domain_a"), data.get("domain_b"))
+    require(
+        data.get("dataset") == "fashion_unpaired" and all(n in FASHION_MNIST_CLASSES for n in names),
+        f"ckpt_path={ckpt_path} holds a {model.family} model trained on data.dataset={data.get('dataset')!r}; the style "
+        "benchmark scores translators only on two Fashion-MNIST classes (data=fashion_unpaired).",
+    )
+    return FASHION_MNIST_CLASSES.index(names[0]), FASHION_MNIST_CLASSES.index(names[1])
+
+
+def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) -> Entry:
+    """A checkpoint as a benchmark row; a model that can neither stylize nor translate, or one not
+    made for 1x28x28 Fashion-MNIST images, is an error that says which models can."""
+    from genstyle.checkpoints import load_model
+
+    model, _ = load_model(ckpt_path, device)
+    require(
+        tuple(model.image_shape) == (1, 28, 28),
+        f"ckpt_path={ckpt_path} holds a model for {tuple(model.image_shape)} images; the style benchmark uses Fashion-MNIST "
+        "test pairs and its classifier, so it takes models trained on 1x28x28 images.",
+    )
+    label = name or f"{model.family} ({Path(ckpt_path).parent.parent.name or Path(ckpt_path).stem})"
+    if model.can_stylize:
+        conditional = "content_labels" in inspect.signature(model.stylize).parameters
+
+        def stylize(content, style, content_labels, style_labels):
+            with torch.no_grad():
+                if conditional:
+                    return model.stylize(content.to(model.device), style.to(model.device), content_labels=content_labels.to(model.device), style_labels=style_labels.to(model.device))
+                return model.stylize(content.to(model.device), style.to(model.device))
+
+        return Entry(label, stylize, note="true class labels given" if conditional else "")
+    if model.can_translate:
+        a, b = translator_classes(model, ckpt_path)
+
+        def translate(content, style, content_labels, style_labels):
+            out = torch.empty_like(content)
+            with torch.no_grad():
+                for cls, direction in ((a, "a2b"), (b, "b2a")):
+                    rows = content_labels == cls
+                    if bool(rows.any()):
+                        out[rows] = model.translate(content[rows].to(model.device), direction).cpu()
+            return out
+
+        return Entry(label, translate, classes=(a, b), note=f"translate on its classes {a} <-> {b}")
+    raise GenstyleError(
+        f"ckpt_path={ckpt_path} holds a {model.family} model ({type(model).__name__}), which can neither stylize nor "
+        f"translate, so the style benchmark has nothing to score. Models that can: {CAPABLE}."
+    )
+
+
+def reference_entries(optimise_weights: list[float], classifier: FashionClassifier, steps: int, optimise_pairs: int | None = None) -> list[Entry]:
+    from genstyle.stylization.optimise import optimisation_stylizer
+
+    entries = [Entry("copy content (reference)", sb.copy_content), Entry("copy style (reference)", sb.copy_style)]
+    for w in optimise_weights:
+        entries.append(Entry(
+            f"optimisation, Gatys et al. ({steps} Adam steps, style weight {w:g})",
+            optimisation_stylizer(classifier, steps=steps, style_weight=w), max_pairs=optimise_pairs,
+        ))  # fmt: skip
+    return entries
+
+
+def test_split(data_root: str | None, download_dir: str | None = None):
+    from genstyle.data.sources import load_fashion_mnist
+
+    return load_fashion_mnist("test", data_root, download_dir, False)
+
+
+def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str | None = None, log=print) -> dict:
+    """Score every entry on its pairs (entries with the same class pair share them) -> payload
+    `{'rows': [...], 'protocol': {...}}`."""
+    from genstyle.metrics.features import default_classifier
+
+    classifier = default_classifier()
+    test = test_split(data_root)
+    pairs_by_classes: dict = {}
+    rows = []
+    for entry in entries:
+        if entry.classes not in pairs_by_classes:
+            pairs_by_classes[entry.classes] = sb.prepare_pairs(test.images, test.labels, classifier, num_pairs, seed, entry.classes)
+        pairs = pairs_by_classes[entry.classes]
+        if entry.max_pairs is not None and entry.max_pairs < len(pairs.content):
+            pairs = pairs.prefix(entry.max_pairs)
+        row, _ = sb.benchmark(entry.stylizer, pairs, classifier)
+        row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "num_pairs": len(pairs.content), "content_fid": pairs.content_fid}
+        rows.append(row)
+        log(f"{entry.name}: content class {row['content_class']:.3f}, style dist {row['style_dist']:.3f}, "
+            f"Gram dist {row['gram_dist']:.3f}, FID {row['fid']:.3f}, {row['sec_per_image']:.2e} s/image")
+    protocol = {
+        **next(iter(pairs_by_classes.values())).protocol,
+        "classifier_sha256": weights_sha256(),
+        "torch_threads": torch.get_num_threads(),
+        "fid": "classifier penultimate features (256-d), results vs the real test images of the contents' classes",
+    }
+    protocol.pop("pairs", None)
+    return {"rows": rows, "protocol": protocol}
+
+
+def write_outputs(payload: dict, json_path: Path, md_path: Path | None) -> None:
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = json_path.with_suffix(json_path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(json_path)
+    if md_path is not None:
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        md_path.write_text(table_text(payload) + "\n")
+
+
+def table_text(payload: dict) -> str:
+    p = payload["protocol"]
+    head = (
+        f"{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}); classifier sha256 "
+        f"{p['classifier_sha256'][:12]}; FID against {p['num_reference']} {p['split']} images; {p['torch_threads']} torch thread(s)."
+    )
+    return sb.markdown_table(payload["rows"]) + "\n\n" + head
+
+
+def evaluate_style(cfg) -> dict:
+    """`python evaluate.py ckpt_path=... task=style`: the checkpoint and the two trivial references
+    on `style_pairs` fixed test pairs; writes `style_eval.json` (or `out`) and prints the table."""
+    require(cfg.ckpt_path is not None and cfg.get("generated") is None, "task=style scores a model: give ckpt_path=<.ckpt file> (and no generated=).")
+    require(Path(cfg.ckpt_path).expanduser().is_file(), f"ckpt_path={cfg.ckpt_path}: no such checkpoint file.")
+    num_pairs = int(cfg.style_pairs)
+    require(num_pairs >= 2, f"style_pairs={num_pairs} must be at least 2.")
+    entry = model_entry(str(cfg.ckpt_path), cfg.device)
+    # The copies only (benchmarks/style.py adds the optimisation rows), on the model's pairs.
+    refs = [Entry(r.name, r.stylizer, entry.classes) for r in reference_entries([], None, 0)]
+    payload = run_entries([entry, *refs], num_pairs, int(cfg.seed), cfg.get("data_root"))
+    payload["protocol"]["ckpt_path"] = str(Path(cfg.ckpt_path).expanduser().resolve())
+    out = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "style_eval.json"
+    write_outputs(payload, out, None)
+    print(table_text(payload))
+    print(f"\nWrote {out}")
+    return payload

@@ -1,0 +1,52 @@
+"""`python stylize.py method=optimise content=shirt.png style=coat.png out=result.png`: style
+transfer without a trained model, by optimising each result image (Gatys et al. 2016) with the
+project's Fashion-MNIST classifier as the feature network (`genstyle.stylization.optimise`).
+
+Same inputs and outputs as the model path of `stylize.py` (single file or folder, `panel=true`,
+no overwriting, every input checked before anything is written); images are decoded as 28x28
+grayscale, the classifier's input. `steps=` and `style_weight=` set the optimisation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from genstyle.cli.stylize import content_files, load_image, output_paths
+from genstyle.errors import require
+from genstyle.images import grid_image, save_png
+
+IMAGE_SHAPE = (1, 28, 28)
+BATCH = 256
+
+
+def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
+    from genstyle.metrics.classifier import load_classifier
+    from genstyle.pixels import to_uint8
+    from genstyle.stylization.optimise import optimise_style
+
+    for key in ("direction", "content_labels", "style_labels"):
+        require(cfg.get(key) is None, f"{key}= is for trained models; method=optimise takes content=, style= and out= only. Drop {key}=.")
+    require(cfg.get("ckpt_path") is None, "method=optimise uses no checkpoint; drop ckpt_path= (or drop method=optimise to apply the checkpoint's model).")
+    require(cfg.style is not None, "method=optimise needs style=<image file> (the style exemplar).")
+    steps, weight = int(cfg.steps), float(cfg.style_weight)
+    require(steps >= 1 and weight >= 0, f"steps={steps} must be >= 1 and style_weight={weight} >= 0.")
+    style_path = Path(cfg.style).expanduser()
+    require(style_path.is_file(), f"style={style_path}: no such image file (one style image is applied to every content image).")
+    content = Path(cfg.content).expanduser()
+    out = Path(cfg.out).expanduser()
+    files, is_folder = content_files(content)
+    targets = output_paths(files, content, is_folder, out, cfg.overwrite)
+    images = torch.stack([load_image(f, "content", IMAGE_SHAPE, cfg.convert_channels) for f in files])
+    style = load_image(style_path, "style", IMAGE_SHAPE, cfg.convert_channels)[None]
+    classifier = load_classifier().to(cfg.device)
+    results = torch.cat([optimise_style(chunk, style, classifier, steps=steps, style_weight=weight).cpu() for chunk in images.split(BATCH)])
+    for i, target in enumerate(targets):
+        if cfg.panel:
+            save_png(grid_image(torch.stack([images[i], style[0], results[i]]), nrow=3), target)
+        else:
+            save_png(to_uint8(results[i]), target)
+    print(f"Wrote {len(targets)} {'content | style | result panels' if cfg.panel else 'images'} (28x28, {steps} optimisation steps, style weight {weight:g}) to {out}")
+    return targets

@@ -1,0 +1,239 @@
+"""The style benchmark: how well a stylizer puts one image's style on another image's content.
+
+Fixed (content, style) pairs of test images of *different* classes (seeded), one result per pair
+from any stylizer (a model's `stylize`, the optimisation reference, or a trivial copy), and per
+stylizer:
+
+- `content_class` / `style_class`: share of results the Fashion-MNIST classifier assigns to the
+  content image's class / the style image's class (true test labels);
+- `style_dist`: style-statistics distance, 0 = the style image's own statistics, 1 = the content
+  image's own. It is the mean of three ratios `mean ||d(result) - d(style)|| / mean ||d(content) -
+  d(style)||` over the pairs, for three descriptors d: pixel statistics (`pixel_dist`: mean,
+  standard deviation and mean absolute horizontal / vertical gradient) and the Gram matrices of
+  the classifier's first and second stage feature maps (`gram_dist`, the mean of those two);
+- `fid`: FID of the results against the real test images of the contents' classes, in the
+  classifier's penultimate features, and `fid_ratio`: that FID over the FID of the untouched
+  content images of the same pairs (1 = as sharp and realistic as the inputs);
+- `sec_per_image`: wall-clock seconds per result (with the thread count in the protocol).
+
+Functions here see images, labels and classifier features only, never a model: the commands
+(`evaluate.py task=style`, `benchmarks/style.py`) hand in a stylizer callable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from genstyle.errors import require
+from genstyle.metrics.classifier import FashionClassifier
+from genstyle.metrics.fidelity import fid
+
+# (content, style, content_labels, style_labels) -> results, all (B, 1, 28, 28) in [-1, 1].
+Stylizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+GRAM_STAGES = 2  # Gram matrices of the classifier's first two stages (14x14 and 7x7 maps)
+COLUMNS = ("content_class", "style_class", "style_dist", "pixel_dist", "gram_dist", "fid", "fid_ratio", "sec_per_image")
+
+
+def pixel_statistics(x: torch.Tensor) -> torch.Tensor:
+    """`(B, C, H, W)` in [-1, 1] -> `(B, 4C)`: per channel mean, standard deviation and mean
+    absolute horizontal and vertical gradient (brightness, contrast, texture; no positions)."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(2, 3))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(2, 3))
+    return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), dx, dy], dim=1)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """`(B, C, H, W)` feature maps -> `(B, C, C)` Gram matrices F F^T / (H W): which feature
+    channels fire together, wherever they fire (Gatys et al. 2016)."""
+    flat = features.flatten(2)  # (B, C, HW)
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+
+
+@torch.no_grad()
+def style_descriptors(images: torch.Tensor, classifier: FashionClassifier, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """Pixel statistics and the flattened Gram matrices of the first `GRAM_STAGES` stages of
+    `classifier` for float images in [-1, 1]: `{'pixel': (N, 4), 'gram1': (N, C1*C1), ...}`."""
+    classifier.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    for chunk in images.split(batch_size):
+        chunk = chunk.float().clamp(-1, 1)
+        parts.setdefault("pixel", []).append(pixel_statistics(chunk))
+        for i, maps in enumerate(classifier.stage_outputs(chunk, GRAM_STAGES), start=1):
+            parts.setdefault(f"gram{i}", []).append(gram_matrix(maps).flatten(1))
+    return {k: torch.cat(v).double() for k, v in parts.items()}
+
+
+def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> float:
+    """mean ||result - style|| / mean ||content - style|| over the rows: 0 when every result has
+    its style image's descriptor, 1 when it has (on average) the content image's distance."""
+    den = (content - style).norm(dim=1).mean()
+    return float((result - style).norm(dim=1).mean() / den.clamp_min(1e-12))
+
+
+def style_distances(result: dict[str, torch.Tensor], style: dict[str, torch.Tensor], content: dict[str, torch.Tensor]) -> dict[str, float]:
+    """`pixel_dist`, `gram_dist` (mean over the Gram stages) and `style_dist` (mean of the pixel
+    ratio and the per-stage Gram ratios) from descriptors of `style_descriptors`."""
+    ratios = {k: relative_distance(result[k], style[k], content[k]) for k in result}
+    grams = [v for k, v in ratios.items() if k.startswith("gram")]
+    return {
+        "pixel_dist": ratios["pixel"],
+        "gram_dist": sum(grams) / len(grams),
+        "style_dist": sum(ratios.values()) / len(ratios),
+    }
+
+
+def make_pairs(labels: torch.Tensor, num_pairs: int, seed: int, classes: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices `(content_idx, style_idx)` of `num_pairs` pairs whose two images have different
+    classes, drawn with a fixed seed. `classes=(a, b)`: contents of class a take styles of class
+    b and the other way round (for a translator trained on that class pair), half each."""
+    require(num_pairs >= 1, f"num_pairs={num_pairs} must be >= 1.")
+    gen = torch.Generator().manual_seed(seed)
+    if classes is not None:
+        a, b = classes
+        pools = [torch.nonzero(labels == c).flatten() for c in (a, b)]
+        require(all(len(p) > 0 for p in pools), f"The test split has no images of class {a} or {b}.")
+        halves = (num_pairs + 1) // 2, num_pairs // 2
+        content, style = [], []
+        for (src, dst), n in zip(((0, 1), (1, 0)), halves, strict=True):
+            content.append(pools[src][torch.randint(len(pools[src]), (n,), generator=gen)])
+            style.append(pools[dst][torch.randint(len(pools[dst]), (n,), generator=gen)])
+        return torch.cat(content), torch.cat(style)
+    require(len(labels.unique()) >= 2, "Style pairs need test images of at least two classes.")
+    content = torch.randint(len(labels), (num_pairs,), generator=gen)
+    style = torch.randint(len(labels), (num_pairs,), generator=gen)
+    clash = labels[content] == labels[style]
+    while bool(clash.any()):  # redraw the style of same-class pairs until every pair crosses classes
+        style[clash] = torch.randint(len(labels), (int(clash.sum()),), generator=gen)
+        clash = labels[content] == labels[style]
+    return content, style
+
+
+@dataclass
+class StylePairs:
+    """The fixed benchmark inputs and everything about them that does not depend on a stylizer."""
+
+    content: torch.Tensor  # (N, 1, 28, 28) float in [-1, 1]
+    style: torch.Tensor
+    content_labels: torch.Tensor  # (N,) long, true test labels
+    style_labels: torch.Tensor
+    content_desc: dict[str, torch.Tensor]
+    style_desc: dict[str, torch.Tensor]
+    reference_features: torch.Tensor  # (M, D) classifier features of the real test images of the contents' classes
+    content_fid: float  # FID of the untouched contents against the reference
+    protocol: dict = field(default_factory=dict)
+    content_features: torch.Tensor | None = None  # (N, D) classifier features of the contents
+
+    def prefix(self, n: int) -> StylePairs:
+        """The first `n` pairs (for a slow stylizer), with the FID floor of their own contents."""
+        require(self.content_features is not None, "These pairs were built without content features; use prepare_pairs.")
+        n = min(n, len(self.content))
+        cut = lambda d: {k: v[:n] for k, v in d.items()}  # noqa: E731
+        return StylePairs(
+            self.content[:n], self.style[:n], self.content_labels[:n], self.style_labels[:n],
+            cut(self.content_desc), cut(self.style_desc), self.reference_features,
+            fid(self.content_features[:n], self.reference_features), {**self.protocol, "num_pairs": n}, self.content_features[:n],
+        )  # fmt: skip
+
+
+def prepare_pairs(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classifier: FashionClassifier,
+    num_pairs: int = 2000,
+    seed: int = 0,
+    classes: tuple[int, int] | None = None,
+    split: str = "test",
+) -> StylePairs:
+    """Draw the pairs from uint8 `images` `(N, 1, 28, 28)` with `labels`, and measure what the
+    scores are relative to (descriptors of contents and styles, the FID reference and floor)."""
+    from genstyle.metrics.features import extract_features
+
+    content_idx, style_idx = make_pairs(labels, num_pairs, seed, classes)
+    as_float = lambda x: x.float() / 127.5 - 1  # noqa: E731  uint8 -> [-1, 1]
+    content, style = as_float(images[content_idx]), as_float(images[style_idx])
+    in_classes = torch.isin(labels, labels[content_idx].unique())
+    reference = extract_features(images[in_classes], model=classifier)["features"]
+    content_features = extract_features(content, model=classifier)["features"]
+    protocol = {
+        "split": split,
+        "num_pairs": num_pairs,
+        "seed": seed,
+        "pairs": "content and style of different classes" + (f", classes {classes[0]} <-> {classes[1]}" if classes else ""),
+        "num_reference": int(in_classes.sum()),
+        "reference": f"{split} images of the contents' classes",
+        "gram_stages": GRAM_STAGES,
+    }
+    return StylePairs(
+        content, style, labels[content_idx], labels[style_idx],
+        style_descriptors(content, classifier), style_descriptors(style, classifier),
+        reference, fid(content_features, reference), protocol, content_features,
+    )  # fmt: skip
+
+
+def run_stylizer(stylizer: Stylizer, pairs: StylePairs, batch_size: int = 200) -> tuple[torch.Tensor, float]:
+    """Results `(N, 1, 28, 28)` in [-1, 1] for every pair, and wall seconds per image."""
+    results = []
+    start = time.perf_counter()
+    for lo in range(0, len(pairs.content), batch_size):
+        sl = slice(lo, lo + batch_size)
+        out = stylizer(pairs.content[sl], pairs.style[sl], pairs.content_labels[sl], pairs.style_labels[sl])
+        require(
+            tuple(out.shape) == tuple(pairs.content[sl].shape),
+            f"The stylizer returned images of shape {tuple(out.shape)} for inputs {tuple(pairs.content[sl].shape)}.",
+        )
+        results.append(out.detach().float().cpu().clamp(-1, 1))
+    seconds = time.perf_counter() - start
+    return torch.cat(results), seconds / len(pairs.content)
+
+
+@torch.no_grad()
+def score_results(results: torch.Tensor, pairs: StylePairs, classifier: FashionClassifier, sec_per_image: float) -> dict[str, float]:
+    """One row of the table for `results` (one per pair, in pair order)."""
+    from genstyle.metrics.features import extract_features
+
+    require(len(results) == len(pairs.content), f"{len(results)} results for {len(pairs.content)} pairs.")
+    out = extract_features(results.clamp(-1, 1), model=classifier)
+    predicted = out["logits"].argmax(dim=1)
+    row = {
+        "content_class": float((predicted == pairs.content_labels).double().mean()),
+        "style_class": float((predicted == pairs.style_labels).double().mean()),
+        **style_distances(style_descriptors(results, classifier), pairs.style_desc, pairs.content_desc),
+    }
+    row["fid"] = fid(out["features"], pairs.reference_features)
+    row["fid_ratio"] = row["fid"] / pairs.content_fid if pairs.content_fid > 0 else math.inf
+    row["sec_per_image"] = sec_per_image
+    return row
+
+
+def benchmark(stylizer: Stylizer, pairs: StylePairs, classifier: FashionClassifier, batch_size: int = 200) -> tuple[dict[str, float], torch.Tensor]:
+    """Run `stylizer` on every pair and score it: (row, results)."""
+    results, sec = run_stylizer(stylizer, pairs, batch_size)
+    return score_results(results, pairs, classifier, sec), results
+
+
+def copy_content(content: torch.Tensor, style: torch.Tensor, content_labels: torch.Tensor, style_labels: torch.Tensor) -> torch.Tensor:
+    """Trivial reference: the content image unchanged (style distance 1 by construction)."""
+    return content.clone()
+
+
+def copy_style(content: torch.Tensor, style: torch.Tensor, content_labels: torch.Tensor, style_labels: torch.Tensor) -> torch.Tensor:
+    """Trivial reference: the style image itself (style distance 0, and the style's class)."""
+    return style.clone()
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows `{'name': ..., **metrics}` as a markdown table (shares as percentages)."""
+    head = "| stylizer | pairs | keeps content class | style class | style dist (0 = style, 1 = content) | pixel dist | Gram dist | FID | FID / contents' FID | s per image |"
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r.get('num_pairs', '')} | {100 * r['content_class']:.1f}% | {100 * r['style_class']:.1f}% | {r['style_dist']:.3f} | "
+            f"{r['pixel_dist']:.3f} | {r['gram_dist']:.3f} | {r['fid']:.3f} | {r['fid_ratio']:.2f}x | {r['sec_per_image']:.2e} |"
+        )
+    return "\n".join(lines)

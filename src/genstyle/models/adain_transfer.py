@@ -1,0 +1,215 @@
+"""Exemplar style transfer with a frozen perceptual encoder and AdaIN (`model=style_swap`).
+
+After Huang & Belongie 2017 ("Arbitrary style transfer in real-time with adaptive instance
+normalization"), sized for Fashion-MNIST. The encoder is the project's Fashion-MNIST classifier,
+frozen, passed in by composition (`model.encoder`); the model reads the feature maps of its
+first two stages, f1 `(B, 32, 14, 14)` and f2 `(B, 64, 7, 7)`. For a (content c, style s) pair:
+
+    t_i = AdaIN(f_i(c), f_i(s)) = std(f_i(s)) * (f_i(c) - mean(f_i(c))) / std(f_i(c)) + mean(f_i(s))
+    result = decoder(t2, skip=t1, pixels=c)
+
+AdaIN moves the content image's feature statistics to the style image's, per channel, and the
+trained decoder (`model.decoder`, nearest-neighbour upsampling + convolutions) draws an image
+with those features. Only the decoder trains, on pairs (each image of a batch takes the style of
+the image before it):
+
+| term | weight |
+|---|---|
+| content: MSE(f2(result), t2) + MSE(f1(result), t1), the AdaIN targets | `content_weight` |
+| class structure: MSE(f3(result), f3(c)) of the third stage | `structure_weight` |
+| style: MSE of per-channel mean and std of f1, f2 between result and style | `style_weight` |
+| texture: MSE of the Gram matrices of f1, f2 between result and style | `gram_weight` |
+| pixels: MSE of mean, std and mean gradients of the pixels between result and style | `pixel_weight` |
+
+`stylize(content, style)` is one encoder and one decoder pass (no optimisation), so it is orders
+of magnitude faster than optimising every image (Gatys et al.). `sample(n)` stylizes random pairs
+of a reference batch of real training images kept in the checkpoint, as the older design does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genstyle.errors import GenstyleError, require
+from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
+from genstyle.models.style_swap import relative_distance, style_statistics
+from genstyle.pixels import to_model_range, to_uint8
+
+EPS = 1e-5
+
+
+def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel mean and standard deviation `(B, C, 1, 1)` of feature maps."""
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    std = (x.var(dim=(2, 3), keepdim=True, unbiased=False) + EPS).sqrt()
+    return mean, std
+
+
+def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Content feature maps with the style feature maps' per-channel mean and std."""
+    c_mean, c_std = channel_stats(content)
+    s_mean, s_std = channel_stats(style)
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+def gram(x: torch.Tensor) -> torch.Tensor:
+    flat = x.flatten(2)
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+
+
+class AdaINStyleTransfer(GenerativeModule):
+    family = "style_swap"
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        optimizer: OptimizerFactory,
+        image_shape: tuple[int, int, int],
+        content_weight: float = 1.0,
+        structure_weight: float = 5.0,
+        style_weight: float = 10.0,
+        gram_weight: float = 50.0,
+        pixel_weight: float = 10.0,
+        reference_size: int = 32,
+        monitor: str | None = None,
+        monitor_mode: str = "min",
+    ) -> None:
+        super().__init__(image_shape, None, monitor, monitor_mode)
+        weights = {
+            "content": content_weight, "structure": structure_weight, "style": style_weight,
+            "gram": gram_weight, "pixel": pixel_weight,
+        }  # fmt: skip
+        for key, value in weights.items():
+            require(value >= 0, f"model.{key}_weight={value} must be >= 0.")
+        require(reference_size >= 2, f"model.reference_size={reference_size} must be >= 2 (sample() pairs two different images).")
+        require(
+            callable(getattr(encoder, "stage_outputs", None)),
+            f"model.encoder is a {type(encoder).__name__}, which has no stage_outputs(x, n); this model takes the "
+            "Fashion-MNIST classifier network (model.encoder._target_: genstyle.metrics.classifier.load_classifier, which builds it frozen).",
+        )
+        self.encoder = encoder.eval().requires_grad_(False)  # frozen: the perceptual feature network
+        self.decoder = decoder
+        self.optimizer_factory = optimizer
+        self.weights = weights
+        self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
+        self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
+        self.check_networks()
+
+    def check_networks(self) -> None:
+        """One tiny pass at build time: the frozen encoder fixes the image shape the model can take."""
+        try:
+            with torch.no_grad():
+                out = self.transfer(torch.zeros(2, *self.image_shape), torch.zeros(2, *self.image_shape))
+        except (RuntimeError, GenstyleError) as err:
+            raise GenstyleError(
+                f"model=style_swap uses the Fashion-MNIST classifier as its frozen encoder, so it works on 1x28x28 "
+                f"images; these data have shape {self.image_shape} ({err}). For other data use model=style_swap_munit."
+            ) from None
+        require(
+            tuple(out.shape[1:]) == self.image_shape,
+            f"The decoder makes images of shape {tuple(out.shape[1:])} from {self.image_shape} inputs; check "
+            "model.decoder.deep_channels / skip_channels against the encoder's first two stage widths.",
+        )
+
+    def train(self, mode: bool = True) -> AdaINStyleTransfer:
+        super().train(mode)
+        self.encoder.eval()  # batch norm of the frozen encoder keeps its running statistics
+        return self
+
+    # --- the model ---------------------------------------------------------------------------
+
+    def features(self, x: torch.Tensor, n_stages: int = 2) -> list[torch.Tensor]:
+        return self.encoder.stage_outputs(x, n_stages)
+
+    def transfer(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Differentiable in the decoder: AdaIN on both stages, then decode."""
+        (c1, c2), (s1, s2) = self.features(content), self.features(style)
+        return self.decoder(adain(c2, s2), adain(c1, s1), content)
+
+    def check_images(self, name: str, x: torch.Tensor) -> None:
+        require(
+            x.ndim == 4 and tuple(x.shape[1:]) == self.image_shape,
+            f"{name} images have shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.image_shape))}).",
+        )
+
+    def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
+        [-1, 1]. `style` has B images or one, which is then used for every content image."""
+        self.check_images("content", content)
+        self.check_images("style", style)
+        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        with evaluating(self):
+            style = style.to(self.device).expand(len(content), -1, -1, -1)
+            return self.transfer(content.to(self.device), style)
+
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """Stylize `n` random (content, style) pairs of different images from the reference batch
+        of real training images stored in the model (the first `reference_size` it trained on)."""
+        require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
+        count = int(self.reference_count)
+        if count < 2:
+            raise GenstyleError("This style_swap model has not seen training images yet, so it has no reference images to sample from; train it first.")
+        content_idx = torch.randint(count, (n,), generator=generator)
+        style_idx = (content_idx + torch.randint(1, count, (n,), generator=generator)) % count  # never the same image
+        reference = to_model_range(self.reference[:count].cpu())
+        return self.stylize(reference[content_idx], reference[style_idx])
+
+    def remember(self, x: torch.Tensor) -> None:
+        count, size = int(self.reference_count), len(self.reference)
+        if count < size:
+            take = x[: size - count].detach()
+            self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
+            self.reference_count += len(take)
+
+    # --- training ----------------------------------------------------------------------------
+
+    def losses(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms for a batch `x` where image i takes the style of image i-1, and the results."""
+        style = torch.roll(x, 1, dims=0)
+        (c1, c2, c3), (s1, s2) = self.features(x, 3), self.features(style)
+        t1, t2 = adain(c1, s1), adain(c2, s2)
+        result = self.decoder(t2, t1, x)
+        r1, r2, r3 = self.features(result, 3)
+        style_terms = []
+        for r, s in ((r1, s1), (r2, s2)):
+            (rm, rs), (sm, ss) = channel_stats(r), channel_stats(s)
+            style_terms.append(F.mse_loss(rm, sm) + F.mse_loss(rs, ss))
+        terms = {
+            "content": F.mse_loss(r2, t2) + F.mse_loss(r1, t1),
+            "structure": F.mse_loss(r3, c3),
+            "style": sum(style_terms),
+            "gram": F.mse_loss(gram(r1), gram(s1)) + F.mse_loss(gram(r2), gram(s2)),
+            "pixel": F.mse_loss(style_statistics(result), style_statistics(style)),
+        }
+        return terms, result
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x = batch["image"]  # (B, C, H, W)
+        require(len(x) >= 2, "style_swap needs batches of at least 2 images (each image borrows another's style).")
+        self.remember(x)
+        terms, _ = self.losses(x)
+        loss = sum(self.weights[k] * v for k, v in terms.items())
+        self.log_dict({"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()}}, on_step=True, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        x = batch["image"]
+        if len(x) < 2:
+            return  # a last batch of one image has no other image to borrow a style from
+        terms, result = self.losses(x)
+        style = torch.roll(x, 1, dims=0)
+        self.log_dict(
+            {
+                "val/loss": sum(self.weights[k] * v for k, v in terms.items()),
+                **{f"val/{k}": v for k, v in terms.items()},
+                # 0 = the style image's pixel statistics, 1 = the content image's own.
+                "val/style_stat_dist": relative_distance(style_statistics(result), style_statistics(style), style_statistics(x)),
+            },
+            on_epoch=True, batch_size=len(x),
+        )  # fmt: skip
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.decoder.parameters())

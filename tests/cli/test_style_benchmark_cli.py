@@ -1,0 +1,97 @@
+"""The style benchmark's commands on a tiny real checkpoint (`evaluate.py task=style`,
+`benchmarks/style.py`), `stylize.py method=optimise` without a checkpoint, and bad input: one
+`error: ...` paragraph, exit status 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from PIL import Image
+
+from genstyle.cli.train import train
+from genstyle.data.sources import load_fashion_mnist
+from genstyle.images import save_png
+from tests.cli.fake_stylers import FakeSampler, write_checkpoint
+from tests.conftest import ROOT, compose_train, run_cli
+
+THREADS = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory, fmnist_root) -> Path:
+    run = tmp_path_factory.mktemp("style_bench_run") / "run"
+    train(compose_train([f"data.root={fmnist_root}", "model=style_swap", "callbacks.evaluation=null"], run))
+    GlobalHydra.instance().clear()
+    return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, fmnist_root) -> Path:
+    root = tmp_path_factory.mktemp("images")
+    data = load_fashion_mnist("test", root=str(fmnist_root), download=False)
+    save_png(data.images[4], root / "shirt.png")
+    save_png(data.images[6], root / "coat.png")
+    return root
+
+
+def test_evaluate_task_style_writes_the_table(tiny_ckpt, tmp_path, fmnist_root):
+    out = tmp_path / "style.json"
+    result = run_cli("evaluate.py", f"ckpt_path={tiny_ckpt}", "task=style", "style_pairs=24", f"out={out}", f"data_root={fmnist_root}", env=THREADS)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(out.read_text())
+    names = [r["name"] for r in payload["rows"]]
+    assert names[0].startswith("style_swap") and "copy content (reference)" in names and "copy style (reference)" in names
+    copy = next(r for r in payload["rows"] if r["name"] == "copy content (reference)")
+    assert copy["style_dist"] == pytest.approx(1.0)
+    assert payload["protocol"]["num_pairs"] == 24 and "| style_swap" in result.stdout
+
+
+def test_benchmark_script_runs_several_checkpoints_in_one_table(tiny_ckpt, tmp_path, fmnist_root):
+    out = tmp_path / "bench.json"
+    args = ["--ckpts", str(tiny_ckpt), str(tiny_ckpt), "--names", "first", "second", "--pairs", "16",
+            "--optimise-weights", "10", "--optimise-steps", "3", "--data-root", str(fmnist_root), "--out", str(out)]
+    result = run_cli("benchmarks/style.py", *args, env=THREADS)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["name"] for r in rows][-2:] == ["first", "second"]
+    assert rows[-1]["style_dist"] == pytest.approx(rows[-2]["style_dist"])  # same model, same pairs
+    assert any(r["name"].startswith("optimisation") for r in rows)
+    assert out.with_suffix(".md").read_text().startswith("| stylizer |")
+
+
+def test_stylize_method_optimise_writes_a_file_without_a_checkpoint(images, tmp_path):
+    out = tmp_path / "r.png"
+    result = run_cli("stylize.py", "method=optimise", f"content={images / 'shirt.png'}", f"style={images / 'coat.png'}", f"out={out}", "steps=5", env=THREADS)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as img:
+        assert img.size == (28, 28) and img.mode == "L"
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        ("stylize.py", ["method=paint"], "method=paint is not a stylize method"),
+        ("evaluate.py", ["task=style"], "can neither stylize nor translate"),
+        ("evaluate.py", ["task=styles"], "task=styles is not a task"),
+        ("benchmarks/style.py", [], "can neither stylize nor translate"),
+    ],
+)
+def test_bad_input_is_one_paragraph_and_exit_2(images, tmp_path, script, args, message):
+    sampler = write_checkpoint(FakeSampler, tmp_path / "sampler.ckpt")
+    out = tmp_path / "out"
+    if script == "stylize.py":
+        args = [*args, f"content={images / 'shirt.png'}", f"style={images / 'coat.png'}", f"out={out / 'r.png'}"]
+    elif script == "evaluate.py":
+        args = [f"ckpt_path={sampler}", *args, f"out={out / 'e.json'}"]
+    else:
+        args = ["--ckpts", str(sampler), "--out", str(out / "b.json")]
+    # The fake model's class lives in tests/: a script outside the repo root needs the root on its path.
+    result = run_cli(script, *args, env={**THREADS, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
