@@ -32,6 +32,7 @@ from omegaconf import DictConfig
 
 from genstyle.checkpoint import load_model
 from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.cli.inference_options import apply_inference_options
 from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.data.sources import IMAGE_SUFFIXES, decode_image, list_images
 from genstyle.errors import GenstyleError, require
@@ -171,6 +172,7 @@ def run_model(
 def stylize(cfg: DictConfig) -> list[Path]:
     require(cfg.content is not None and cfg.out is not None, "Give content=<image or folder> and out=<.png file or folder>.")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
+    apply_inference_options(model, cfg.get("use_ema"))
     mode = capability(model, cfg.ckpt_path)
     if mode == "stylize":
         require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")

@@ -10,12 +10,14 @@ from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm
 from genstyle.models.conditioning import LabelConditioning
 from genstyle.models.optim import check_optimizer
+from genstyle.models.recipe import AdversarialRecipe
 
 
-class GAN(LabelConditioning, GenerativeModule):
+class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
     """Alternating updates with manual optimisation: D on real and *detached* fake images, then
     G through a fresh pass of D. `n_critic` D steps per G step. With `num_classes` both networks
-    are class-conditional (model=cgan) and every batch must carry labels."""
+    are class-conditional (model=cgan) and every batch must carry labels. `ema`, `augment`, `r1`
+    and `spectral_norm` are the shared recipe options (models/recipe.py)."""
 
     family = "gan"
 
@@ -33,6 +35,10 @@ class GAN(LabelConditioning, GenerativeModule):
         num_classes: int | None = None,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__(image_shape, num_classes, monitor, monitor_mode)
         require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
@@ -46,6 +52,7 @@ class GAN(LabelConditioning, GenerativeModule):
         self.n_critic = n_critic
         self.latent_dim = latent_dim
         self.init_conditioning()
+        self.init_recipe({"generator": generator}, [discriminator], ema, augment, r1, spectral_norm)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels)
@@ -55,7 +62,7 @@ class GAN(LabelConditioning, GenerativeModule):
 
     def decode_latent(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (interpretability views)."""
-        return self.generate(z, labels)
+        return self.inference_network("generator")(z, labels)
 
     def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
         """Extra D loss term (e.g. a gradient penalty); none for the plain GAN."""
@@ -68,14 +75,22 @@ class GAN(LabelConditioning, GenerativeModule):
         z = self.noise(len(real), self.latent_dim)
 
         # Discriminator: real vs detached fake, so this step never updates G.
+        # Every image D sees goes through the same DiffAugment policy (a no-op when off).
         with self.toggled_optimizer(opt_d):
             fake = self.generate(z, labels).detach()
-            real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+            r1_due = self.r1_due()
+            real_in = self.r1_input(real, r1_due)
+            real_logits = self.discriminate(self.augment(real_in), labels)
+            fake_logits = self.discriminate(self.augment(fake), labels)
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
             penalty = self.d_regulariser(real, fake, labels)
             if penalty is not None:
                 self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + penalty
+            if r1_due:
+                r1 = self.r1_term(real_logits, real_in)
+                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(real))
+                d_loss = d_loss + r1
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             grad_norm_d = gradient_norm(self.discriminator.parameters())
@@ -93,11 +108,12 @@ class GAN(LabelConditioning, GenerativeModule):
         # Generator: every n_critic-th step, through a fresh pass of the updated D.
         if (batch_idx + 1) % self.n_critic == 0:
             with self.toggled_optimizer(opt_g):
-                g_loss = self.adversarial.g_loss(self.discriminate(self.generate(z, labels), labels))
+                g_loss = self.adversarial.g_loss(self.discriminate(self.augment(self.generate(z, labels)), labels))
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
                 opt_g.step()
+            self.update_ema()
             metrics["train/g_loss"] = g_loss.detach()
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(real))
         self.log_dict({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)}, prog_bar=True, logger=False)
@@ -132,6 +148,6 @@ class GAN(LabelConditioning, GenerativeModule):
             labels = self.sample_labels(n, generator)  # the training label distribution
         was_training = self.training
         self.eval()
-        images = self.generate(z, labels)
+        images = self.inference_network("generator")(z, labels)  # the EMA generator when kept
         self.train(was_training)
         return images

@@ -30,6 +30,7 @@ from genstyle.images import log_image, save_png
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm
 from genstyle.models.optim import check_optimizer
+from genstyle.models.recipe import AdversarialRecipe
 from genstyle.style_grid import style_content_grid
 
 
@@ -58,7 +59,10 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
     return num / den
 
 
-class StyleSwap(GenerativeModule):
+class StyleSwap(AdversarialRecipe, GenerativeModule):
+    """Recipe options (models/recipe.py): EMA of both encoders and the decoder, used by
+    `stylize`/`sample`; DiffAugment and R1/spectral norm on the discriminator."""
+
     family = "style_swap"
 
     def __init__(
@@ -79,6 +83,10 @@ class StyleSwap(GenerativeModule):
         grid_size: int = 6,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode)
         for key, value in (("recon_weight", recon_weight), ("adv_weight", adv_weight), ("content_weight", content_weight), ("style_weight", style_weight)):
@@ -99,6 +107,8 @@ class StyleSwap(GenerativeModule):
         self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
         self._grid_images: torch.Tensor | None = None  # first validation images, for the grid
         self.check_networks()
+        inference = {"content_encoder": content_encoder, "style_encoder": style_encoder, "decoder": decoder}
+        self.init_recipe(inference, [discriminator], ema, augment, r1, spectral_norm)
 
     def check_networks(self) -> None:
         """One tiny forward pass at build time, so mismatched network settings fail with the
@@ -143,8 +153,9 @@ class StyleSwap(GenerativeModule):
         require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
         was_training = self.training
         self.eval()
-        style_code = self.style_encoder(style.to(self.device))
-        result = self.decode(self.content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
+        content_encoder, style_encoder = self.inference_network("content_encoder"), self.inference_network("style_encoder")
+        style_code = style_encoder(style.to(self.device))
+        result = self.inference_network("decoder")(content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
         self.train(was_training)
         return result
 
@@ -182,8 +193,14 @@ class StyleSwap(GenerativeModule):
             with torch.no_grad():
                 content, style = self.encode(x)
                 swapped = self.decode(content, style[donor])
-            real_logits, fake_logits = self.discriminator(x), self.discriminator(swapped)
+            r1_due = self.r1_due()
+            real_in = self.r1_input(x, r1_due)
+            real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(swapped))
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
+            if r1_due:
+                r1 = self.r1_term(real_logits, real_in)
+                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(x))
+                d_loss = d_loss + r1
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             grad_norm_d = gradient_norm(self.discriminator.parameters())
@@ -197,7 +214,7 @@ class StyleSwap(GenerativeModule):
             swapped_content, swapped_style = self.encode(swapped)
             terms = {
                 "recon": F.l1_loss(recon, x),
-                "adv": self.adversarial.g_loss(self.discriminator(swapped)),
+                "adv": self.adversarial.g_loss(self.discriminator(self.augment(swapped))),
                 "content": normalised_l1(swapped_content, content),
                 "style": normalised_l1(swapped_style, style[donor]),
             }
@@ -206,6 +223,7 @@ class StyleSwap(GenerativeModule):
             self.manual_backward(g_loss)
             grad_norm_g = gradient_norm(p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters())
             opt_g.step()
+        self.update_ema()
 
         metrics = {
             "train/d_loss": d_loss.detach(),
