@@ -87,8 +87,8 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
             if penalty is not None:
                 self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + penalty
-            if r1_due:
-                r1 = self.r1_term(real_logits, real_in)
+            if self.r1_gamma > 0:
+                r1 = self.r1_loss(real_logits, real_in, r1_due)
                 self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + r1
             opt_d.zero_grad(set_to_none=True)

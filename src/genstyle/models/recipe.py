@@ -131,6 +131,12 @@ class AdversarialRecipe:
         `augment` and D, so the gradient runs through the augmentation back to the image."""
         return 0.5 * self.r1_gamma * self.r1_every * r1_penalty(real_logits, real_images)
 
+    def r1_loss(self, real_logits: torch.Tensor, real_images: torch.Tensor, due: bool) -> torch.Tensor:
+        """The R1 term on a due step, a zero otherwise. Logged on every step (as train/r1) so the
+        epoch mean is the penalty's average weight in D's loss, and a resumed run logs exactly
+        the same keys in the same order as an uninterrupted one."""
+        return self.r1_term(real_logits, real_images) if due else real_logits.new_zeros(()).float()
+
     @staticmethod
     def r1_input(real: torch.Tensor, due: bool) -> torch.Tensor:
         """Real images ready for R1 when `due` (a leaf that requires grad), unchanged otherwise."""

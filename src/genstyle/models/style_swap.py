@@ -197,8 +197,8 @@ class StyleSwap(AdversarialRecipe, GenerativeModule):
             real_in = self.r1_input(x, r1_due)
             real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(swapped))
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
-            if r1_due:
-                r1 = self.r1_term(real_logits, real_in)
+            if self.r1_gamma > 0:
+                r1 = self.r1_loss(real_logits, real_in, r1_due)
                 self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(x))
                 d_loss = d_loss + r1
             opt_d.zero_grad(set_to_none=True)
