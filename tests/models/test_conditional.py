@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.generate import generate, parse_labels
 from genstyle.cli.train import train
 from genstyle.data.sources import FASHION_MNIST_CLASSES

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 from genstyle.models.components.image_pool import ImagePool

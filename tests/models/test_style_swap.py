@@ -108,7 +108,7 @@ def test_style_content_grid_rows_share_a_style(model):
     assert grid.shape == (3, 3 * 30 + 2, 4 * 30 + 2)  # make_grid repeats gray to RGB  # (1 + 2 styles) rows x (1 + 3 contents) columns
     cell = lambda r, c: grid[:, 2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]  # noqa: E731
     expected = model.stylize(content[1:2], style[1:2])
-    from genstyle.data.datamodule import to_uint8
+    from genstyle.pixels import to_uint8
 
     assert torch.equal(cell(2, 2)[0], to_uint8(expected[0])[0])  # row 2 = style 1, column 2 = content 1
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from genstyle.cli.inference_options import apply_inference_options
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.models.components.gmm_prior import GaussianMixturePrior
+from genstyle.pixels import to_model_range
 from tests.models.helpers import NO_EVAL
 
 
@@ -112,7 +112,7 @@ def test_training_fits_the_prior_and_reports_iwae_at_test(make_cfg, tmp_path, on
     and the test step logs test/nll_iwae (standard and gmm) in nats and bits per dim."""
     import json
 
-    from genstyle.checkpoint import load_model
+    from genstyle.checkpoints import load_model
     from genstyle.cli.train import train
 
     cfg = make_cfg("model=cvae", *NO_EVAL, "model.prior=gmm", "model.prior_components=3", "model.prior_fit_images=200", "model.iwae_samples=4")

@@ -20,9 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.evaluation import generate, metric_settings
 from genstyle.callbacks.metrics_recorder import write_json_atomic
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import decode_image, list_images
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.metrics.backends import build_backend
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
@@ -151,7 +151,7 @@ def evaluate(cfg: DictConfig) -> dict:
     latent: dict[str, float] = {}
     notes: list[str] = []
     if cfg.ckpt_path is not None:
-        from genstyle.checkpoint import load_model
+        from genstyle.checkpoints import load_model
         from genstyle.cli.inference_options import apply_inference_options
         from genstyle.models.base import GenerativeModule
 

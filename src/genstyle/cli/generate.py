@@ -8,13 +8,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
-from genstyle.data.datamodule import to_uint8
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_uint8
 
 
 def parse_labels(labels, n: int, model: GenerativeModule) -> torch.Tensor | None:

@@ -30,14 +30,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.data.sources import IMAGE_SUFFIXES, decode_image, list_images
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_model_range, to_uint8
 
 DIRECTIONS = ("a2b", "b2a")
 CAPABLE_MODELS = (

@@ -11,9 +11,9 @@ from functools import lru_cache
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import GenstyleError
 from genstyle.metrics.classifier import FashionClassifier, load_classifier
+from genstyle.pixels import to_model_range
 
 RANGE_TOLERANCE = 1e-3  # float noise around a tanh output; anything beyond means the wrong range
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import GenstyleError
+from genstyle.pixels import to_model_range
 
 ACTIVE_THRESHOLD = 0.01
 

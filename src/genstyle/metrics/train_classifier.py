@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.classifier import FORMAT_VERSION, WEIGHTS_PATH, FashionClassifier
+from genstyle.pixels import to_model_range
 
 
 @dataclass

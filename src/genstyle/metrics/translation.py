@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import list_images
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend
@@ -23,6 +22,7 @@ from genstyle.metrics.distributed import gather_features, owns_chunk
 from genstyle.metrics.fidelity import FidelitySettings
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
 from genstyle.metrics.suite import EvalResult, evaluate_features
+from genstyle.pixels import to_model_range
 
 # direction -> (source side, target side)
 DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}

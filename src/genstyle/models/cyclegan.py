@@ -22,7 +22,6 @@ from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, check_positive
 from genstyle.models.components.image_pool import ImagePool
 from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss, gradient_norm
-from genstyle.models.optim import check_optimizer
 from genstyle.models.recipe import AdversarialRecipe
 
 log = logging.getLogger("genstyle.cyclegan")
@@ -86,8 +85,6 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         require(decay_start_epoch is None or decay_start_epoch >= 0, f"model.decay_start_epoch={decay_start_epoch} must be >= 0 or null.")
         require(identity_alarm >= 0, f"model.identity_alarm={identity_alarm} must be >= 0.")
         require(grid_size >= 1 and sample_pool_size >= 1, "model.grid_size and model.sample_pool_size must be >= 1.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.gen_a2b, self.gen_b2a = generator(), generator()  # G: A -> B, F: B -> A
         self.disc_a, self.disc_b = discriminator(), discriminator()

@@ -9,7 +9,6 @@ from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm
 from genstyle.models.conditioning import LabelConditioning
-from genstyle.models.optim import check_optimizer
 from genstyle.models.recipe import AdversarialRecipe
 
 
@@ -43,8 +42,6 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         super().__init__(image_shape, num_classes, monitor, monitor_mode)
         require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
         require(n_critic >= 1, f"model.n_critic={n_critic} must be >= 1.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer

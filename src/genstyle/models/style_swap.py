@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.functional import structural_similarity_index_measure
 
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.errors import GenstyleError, require
 from genstyle.images import log_image, save_png
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm
-from genstyle.models.optim import check_optimizer
 from genstyle.models.recipe import AdversarialRecipe
+from genstyle.pixels import to_model_range, to_uint8
 from genstyle.style_grid import style_content_grid
 
 
@@ -93,8 +92,6 @@ class StyleSwap(AdversarialRecipe, GenerativeModule):
             require(value >= 0, f"model.{key}={value} must be >= 0.")
         require(reference_size >= 2, f"model.reference_size={reference_size} must be >= 2 (sample() pairs two different images).")
         require(grid_size >= 2, f"model.grid_size={grid_size} must be >= 2.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.content_encoder, self.style_encoder = content_encoder, style_encoder
         self.decoder, self.discriminator = decoder, discriminator

@@ -8,12 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.gmm_prior import GaussianMixturePrior
 from genstyle.models.conditioning import LabelConditioning
-from genstyle.models.optim import check_optimizer
+from genstyle.pixels import to_model_range
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 PRIORS = ("standard", "gmm")
@@ -54,7 +53,6 @@ class VAE(LabelConditioning, GenerativeModule):
         require(likelihood in LIKELIHOODS, f"model.likelihood={likelihood!r} is not known; choose one of {', '.join(LIKELIHOODS)}.")
         require(beta >= 0, f"model.beta={beta} must be >= 0.")
         require(kl_warmup_steps >= 0, f"model.kl_warmup_steps={kl_warmup_steps} must be >= 0.")
-        check_optimizer("model.optimizer", optimizer)
         self.encoder, self.decoder, self.optimizer_factory = encoder, decoder, optimizer
         self.likelihood, self.beta, self.kl_warmup_steps = likelihood, beta, kl_warmup_steps
         self.latent_dim = latent_dim
