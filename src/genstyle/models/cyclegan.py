@@ -8,24 +8,26 @@ means "measured on domain-A images", `a2b` means "the A -> B generator G".
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from genstyle.domains import DIRECTIONS
 from genstyle.errors import GenstyleError, require
-from genstyle.models.base import GenerativeModule, OptimizerFactory, check_positive
+from genstyle.models.base import (
+    GenerativeModule,
+    OptimizerFactory,
+    check_positive,
+    evaluating,
+)
 from genstyle.models.components.image_pool import ImagePool
-from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss, gradient_norm
+from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
 from genstyle.models.recipe import AdversarialRecipe
 
-log = logging.getLogger("genstyle.cyclegan")
-DIRECTIONS = ("a2b", "b2a")
 LOSS_ALIASES = {"vanilla": "non_saturating"}  # the CycleGAN code's name for the BCE loss
 NetworkFactory = Callable[[], nn.Module]  # a `_partial_: true` network config
 
@@ -46,8 +48,7 @@ class LinearDecay:
 
 class CycleGAN(AdversarialRecipe, GenerativeModule):
     """Manual optimisation: one G step (both generators) then one D step (both discriminators,
-    on pooled, detached fakes) per batch; LambdaLR schedulers stepped once per epoch. The recipe
-    options (models/recipe.py) average both generators and augment every image a D sees."""
+    on pooled, detached fakes) per batch; LambdaLR schedulers stepped once per epoch."""
 
     family = "translation"
 
@@ -88,6 +89,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         self.automatic_optimization = False
         self.gen_a2b, self.gen_b2a = generator(), generator()  # G: A -> B, F: B -> A
         self.disc_a, self.disc_b = discriminator(), discriminator()
+        # Recipe options (models/recipe.py): both generators averaged, both discriminators' inputs augmented.
         self.init_recipe({"gen_a2b": self.gen_a2b, "gen_b2a": self.gen_b2a}, [self.disc_a, self.disc_b], ema, augment, r1, spectral_norm)
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
         self.adversarial = AdversarialLoss(loss)
@@ -96,18 +98,17 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         self.decay_start_epoch, self.identity_alarm = decay_start_epoch, identity_alarm
         self.domain_classes = tuple(domain_classes) if domain_classes else (None, None)
         self.grid_size, self.sample_pool_size = grid_size, sample_pool_size
-        # Domain-A images sample() translates, and the fixed batch of the grids (CPU, not saved).
+        # Domain-A images sample() translates (CPU, not saved). The grids of A, G(A), F(G(A)), ...
+        # are drawn by callbacks/translation_views.py with `grid_size` images per row.
         self._sample_source: list[torch.Tensor] = []
         self._train_source: list[torch.Tensor] = []
-        self._grid_batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._aux: dict = {}  # the Fashion-MNIST classifier, kept out of the state dict
         self._gap = [0.0, 0]
 
     # --- the interface ------------------------------------------------------------------------
 
     def generator_for(self, direction: str) -> nn.Module:
         require(direction in DIRECTIONS, f"direction={direction!r} is not known; use a2b (A -> B) or b2a (B -> A).")
-        return self.inference_network("gen_a2b" if direction == "a2b" else "gen_b2a")  # EMA copy when kept
+        return self.inference_network("gen_a2b" if direction == "a2b" else "gen_b2a")  # the EMA copy when kept
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
@@ -118,14 +119,10 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             f"translate expects images of shape (B, {', '.join(map(str, self.image_shape))}) (the size this model "
             f"was trained on), got {tuple(x.shape)}; resize and convert the images first.",
         )
-        was_training = self.training
-        self.eval()
-        out = generator(x.to(self.device))
-        self.train(was_training)
-        return out
+        with evaluating(self):
+            return generator(x.to(self.device))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """A translation model has no prior to sample from, so `sample(n)` returns G(a) for the
         first `n` domain-A images the model holds: the validation images it saw (up to
         `model.sample_pool_size`; the first training batch when the run has no validation),
@@ -149,12 +146,10 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         real_a, real_b = self._unpack(batch)  # (B, C, H, W) each, unpaired
         if not self._train_source:  # what sample() and the grids show when a run has no validation
             self._train_source.append(real_a[: self.sample_pool_size].detach().cpu())
-            if self._grid_batch is None:
-                self._grid_batch = (real_a[: self.grid_size].detach().cpu(), real_b[: self.grid_size].detach().cpu())
         n = len(real_a)
 
         # Generators, through both (frozen) discriminators.
-        with self.toggled_optimizer(opt_g):
+        def g_step() -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
             fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
             rec_a, rec_b = self.gen_b2a(fake_b), self.gen_a2b(fake_a)
             terms = {
@@ -168,14 +163,14 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
                 terms["idt_a"] = F.l1_loss(self.gen_b2a(real_a), real_a)
                 terms["idt_b"] = F.l1_loss(self.gen_a2b(real_b), real_b)
                 g_loss = g_loss + self.lambda_cycle * self.lambda_identity * (terms["idt_a"] + terms["idt_b"])
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            grad_norm_g = gradient_norm([*self.gen_a2b.parameters(), *self.gen_b2a.parameters()])
-            opt_g.step()
-        self.update_ema()
+            return g_loss, terms, fake_a, fake_b
+
+        (g_loss, terms, fake_a, fake_b), grad_norm_g = self.adversarial_step(
+            "g", opt_g, g_step, [*self.gen_a2b.parameters(), *self.gen_b2a.parameters()]
+        )
 
         # Discriminators on real images and pooled, detached fakes: this step never updates G.
-        with self.toggled_optimizer(opt_d):
+        def d_step() -> tuple[torch.Tensor, ...]:
             pooled_a, pooled_b = self.pool_a.query(fake_a.detach()), self.pool_b.query(fake_b.detach())
             r1_due = self.r1_due()
             real_in_a, real_in_b = self.r1_input(real_a, r1_due), self.r1_input(real_b, r1_due)
@@ -188,10 +183,11 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
                 r1 = self.r1_loss(real_logits_a, real_in_a, r1_due) + self.r1_loss(real_logits_b, real_in_b, r1_due)
                 self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=n)
                 d_total = d_total + r1
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_total)
-            grad_norm_d = gradient_norm([*self.disc_a.parameters(), *self.disc_b.parameters()])
-            opt_d.step()
+            return d_total, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b
+
+        (_, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b), grad_norm_d = self.adversarial_step(
+            "d", opt_d, d_step, [*self.disc_a.parameters(), *self.disc_b.parameters()]
+        )
 
         # LSGAN targets are 1/0, the others' decision boundary is 0: "correct" is the nearer side.
         threshold = 0.5 if self.adversarial.mode == "lsgan" else 0.0
@@ -214,8 +210,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_step=False, on_epoch=True)
 
     def on_train_epoch_end(self) -> None:
-        # After this epoch's validation (Lightning runs it first): grids, then the LR step.
-        self._save_grids()
+        # After this epoch's validation (Lightning runs it first) and the callbacks' grids.
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
@@ -233,7 +228,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         schedulers = [LambdaLR(opt, LinearDecay(start, max_epochs)) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], schedulers
 
-    # --- evaluation ---------------------------------------------------------------------------
+    # --- validation ---------------------------------------------------------------------------
 
     def _unpack(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if "image_b" not in batch:
@@ -251,9 +246,6 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             held = sum(len(t) for t in self._sample_source)
             if held < self.sample_pool_size:
                 self._sample_source.append(real_a[: self.sample_pool_size - held].detach().cpu())
-        if batch_idx == 0:
-            k = self.grid_size
-            self._grid_batch = (real_a[:k].detach().cpu(), batch["image_b"][:k].detach().cpu())
         self._evaluate(batch, "val")
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -280,11 +272,6 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             "identity_gap_b2a": gap_b2a,
             "identity_gap": (gap_a2b + gap_b2a) / 2,
         }
-        classifier = self._target_classifier()
-        if classifier is not None:
-            index_a, index_b = self._aux["class_index"]
-            metrics["target_class_a2b"] = (classifier(fake_b).argmax(1) == index_b).float().mean()
-            metrics["target_class_b2a"] = (classifier(fake_a).argmax(1) == index_a).float().mean()
         if prefix == "val" and not self.trainer.sanity_checking:
             self._gap[0] += float(metrics["identity_gap"]) * len(real_a)
             self._gap[1] += len(real_a)
@@ -305,45 +292,3 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
                 "model.lambda_cycle, or train longer.",
                 stacklevel=1,
             )
-
-    def _target_classifier(self) -> nn.Module | None:
-        """The Fashion-MNIST classifier when the domains are Fashion-MNIST classes at 28x28; None
-        (with one logged note) when its weights are not available."""
-        from genstyle.data.sources import FASHION_MNIST_CLASSES
-
-        if "classifier" not in self._aux:
-            self._aux["classifier"] = None
-            a, b = self.domain_classes
-            if a in FASHION_MNIST_CLASSES and b in FASHION_MNIST_CLASSES and self.image_shape == (1, 28, 28):
-                try:
-                    from genstyle.metrics.classifier import load_classifier
-
-                    self._aux["classifier"] = load_classifier()
-                    self._aux["class_index"] = (FASHION_MNIST_CLASSES.index(a), FASHION_MNIST_CLASSES.index(b))
-                except (ImportError, GenstyleError) as err:
-                    log.warning("val/target_class_* not computed: the Fashion-MNIST classifier is unavailable (%s)", err)
-        classifier = self._aux["classifier"]
-        return None if classifier is None else classifier.to(self.device)
-
-    # --- pictures -----------------------------------------------------------------------------
-
-    def cycle_grid(self, real_a: torch.Tensor, real_b: torch.Tensor) -> torch.Tensor:
-        """Rows A | G(A) | F(G(A)) | B | F(B) | G(F(B)), `k` columns: `(6k, C, H, W)`."""
-        fake_b, fake_a = self.translate(real_a, "a2b"), self.translate(real_b, "b2a")
-        rec_a, rec_b = self.translate(fake_b, "b2a"), self.translate(fake_a, "a2b")
-        k = min(len(real_a), len(real_b))
-        rows = [real_a, fake_b, rec_a, real_b, fake_a, rec_b]
-        return torch.cat([r[:k].to(self.device) for r in rows])
-
-    def _save_grids(self) -> None:
-        from genstyle.images import log_image, save_grid
-
-        if self._grid_batch is None or not self.trainer.is_global_zero:
-            return
-        real_a, real_b = self._grid_batch
-        images = self.cycle_grid(real_a, real_b)
-        nrow = min(len(real_a), len(real_b))
-        path = Path(self.trainer.default_root_dir) / "samples" / f"cycle_epoch_{self.current_epoch:03d}.png"
-        save_grid(images, path, nrow=nrow)
-        caption = f"epoch {self.current_epoch}: rows A, G(A), F(G(A)), B, F(B), G(F(B))"
-        log_image(self.trainer, "cycle", path, step=self.global_step, caption=caption)

@@ -7,7 +7,7 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
-from genstyle.models.components.losses import AdversarialLoss, gradient_norm
+from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.conditioning import LabelConditioning
 from genstyle.models.recipe import AdversarialRecipe
 
@@ -58,7 +58,8 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         return self.discriminator(x, labels)
 
     def decode_latent(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (interpretability views)."""
+        """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (sample, views):
+        the EMA generator when the run kept one (and `use_ema` is on)."""
         return self.inference_network("generator")(z, labels)
 
     def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
@@ -71,9 +72,9 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         labels = self.batch_labels(batch)
         z = self.noise(len(real), self.latent_dim)
 
-        # Discriminator: real vs detached fake, so this step never updates G.
-        # Every image D sees goes through the same DiffAugment policy (a no-op when off).
-        with self.toggled_optimizer(opt_d):
+        # Discriminator: real vs detached fake, so this step never updates G. Every image D sees
+        # goes through the same DiffAugment policy (a no-op when off).
+        def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             fake = self.generate(z, labels).detach()
             r1_due = self.r1_due()
             real_in = self.r1_input(real, r1_due)
@@ -88,10 +89,9 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
                 r1 = self.r1_loss(real_logits, real_in, r1_due)
                 self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + r1
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            grad_norm_d = gradient_norm(self.discriminator.parameters())
-            opt_d.step()
+            return d_loss, real_logits, fake_logits
+
+        (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
         metrics = {
             "train/d_loss": d_loss.detach(),
             "train/d_real_acc": (real_logits.detach() > 0).float().mean(),
@@ -104,13 +104,10 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
 
         # Generator: every n_critic-th step, through a fresh pass of the updated D.
         if (batch_idx + 1) % self.n_critic == 0:
-            with self.toggled_optimizer(opt_g):
-                g_loss = self.adversarial.g_loss(self.discriminate(self.augment(self.generate(z, labels)), labels))
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(g_loss)
-                metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
-                opt_g.step()
-            self.update_ema()
+            g_loss, metrics["stability/grad_norm_g"] = self.adversarial_step(
+                "g", opt_g, lambda: self.adversarial.g_loss(self.discriminate(self.augment(self.generate(z, labels)), labels)),
+                self.generator.parameters(),
+            )
             metrics["train/g_loss"] = g_loss.detach()
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(real))
         self.log_dict({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)}, prog_bar=True, logger=False)
@@ -136,15 +133,3 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
             self.g_optimizer_factory(self.generator.parameters()),
             self.d_optimizer_factory(self.discriminator.parameters()),
         ]
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        labels = self.check_labels(labels, n)
-        z = self.noise(n, self.latent_dim, generator)
-        if labels is None and self.is_conditional:
-            labels = self.sample_labels(n, generator)  # the training label distribution
-        was_training = self.training
-        self.eval()
-        images = self.inference_network("generator")(z, labels)  # the EMA generator when kept
-        self.train(was_training)
-        return images

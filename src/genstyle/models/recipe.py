@@ -1,8 +1,9 @@
 """The training recipe options every adversarial family shares: generator EMA, DiffAugment on
 the discriminator's inputs, lazy R1 on real images and spectral normalisation of the
 discriminators. A family mixes `AdversarialRecipe` in, calls `init_recipe` in `__init__`, and in
-its training step passes every image D sees through `augment`, adds `r1_term` to D's loss when
-`r1_due()`, and calls `update_ema()` after each G step; inference (`sample`, `translate`,
+its training step passes every image D sees through `augment` and adds `r1_loss` to D's loss
+(inside the `compute_loss` it hands to `GenerativeModule.adversarial_step`); the EMA follows each
+G step through the `after_adversarial_step` hook; inference (`sample`, `translate`,
 `stylize`) uses `inference_network(name)`. With every option off (the configs' `null`/`false`/0)
 a family trains exactly as without the mixin: no extra random draws, no extra state.
 """
@@ -100,6 +101,10 @@ class AdversarialRecipe:
         if self.ema is not None and self.use_ema:
             return self.ema[name].network
         return getattr(self, name)
+
+    def after_adversarial_step(self, player: str) -> None:
+        if player == "g":
+            self.update_ema()
 
     @torch.no_grad()
     def update_ema(self) -> None:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genstyle.errors import require
-from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.gmm_prior import GaussianMixturePrior
 from genstyle.models.conditioning import LabelConditioning
 from genstyle.pixels import to_model_range
@@ -149,20 +149,17 @@ class VAE(LabelConditioning, GenerativeModule):
         if self.gmm is not None:
             self.gmm.fit(codes)
 
-    @torch.no_grad()
     def training_codes(self, batch_size: int = 1000) -> torch.Tensor:
         """Posterior means `(N, latent_dim)` of the first `prior_fit_images` training images, in
         eval mode and in order: no random draws, so fitting never disturbs training or resume."""
         data = self.trainer.datamodule.train_set
         n = len(data) if self.prior_fit_images is None else min(len(data), self.prior_fit_images)
-        was_training = self.training
-        self.eval()
         codes = []
-        for start in range(0, n, batch_size):
-            x = to_model_range(data.images[start : start + batch_size]).to(self.device)
-            labels = None if not self.is_conditional else data.labels[start : start + batch_size].to(self.device)
-            codes.append(self.encode(x, labels)[0].float().cpu())
-        self.train(was_training)
+        with evaluating(self):
+            for start in range(0, n, batch_size):
+                x = to_model_range(data.images[start : start + batch_size]).to(self.device)
+                labels = None if not self.is_conditional else data.labels[start : start + batch_size].to(self.device)
+                codes.append(self.encode(x, labels)[0].float().cpu())
         return torch.cat(codes)
 
     def refit_prior(self) -> None:
@@ -180,6 +177,7 @@ class VAE(LabelConditioning, GenerativeModule):
     def on_train_end(self) -> None:
         if self.gmm is not None and not bool(self.gmm.fitted):  # runs without validation
             self.refit_prior()
+
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.forward_loss(batch)
@@ -220,18 +218,13 @@ class VAE(LabelConditioning, GenerativeModule):
 
     # --- the GenerativeModule interface --------------------------------------------------------
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """`sample`'s body: z from the fitted mixture with `prior=gmm`, from N(0, I) otherwise."""
+        if self.prior != "gmm":
+            return super().draw(n, labels, generator)
+        require(self.gmm is not None, "prior='gmm' was asked for but this model was trained with model.prior=standard (no mixture to sample from).")
         labels = self.check_labels(labels, n)
-        if self.prior == "gmm":
-            require(self.gmm is not None, "prior='gmm' was asked for but this model was trained with model.prior=standard (no mixture to sample from).")
-            z = self.gmm.sample(n, generator)
-        else:
-            z = self.noise(n, self.latent_dim, generator)
+        z = self.gmm.sample(n, generator)
         if labels is None and self.is_conditional:
             labels = self.sample_labels(n, generator)  # the training label distribution
-        was_training = self.training
-        self.eval()
-        images = self.decode_mean(z, labels)
-        self.train(was_training)
-        return images
+        return self.decode_latent(z, labels)
