@@ -13,7 +13,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
-from genstyle.callbacks.metrics_recorder import write_json_atomic
+from genstyle.files import write_json_atomic
 
 
 class Timing(pl.Callback):
