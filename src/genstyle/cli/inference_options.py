@@ -28,6 +28,6 @@ def apply_inference_options(model, use_ema: bool | None = None, prior: str | Non
         require(prior == "standard" or getattr(model, "gmm", None) is not None,
                 "prior=gmm but this VAE was trained with model.prior=standard, so it holds no fitted mixture; retrain with model.prior=gmm.")
         model.prior = prior
-    if getattr(model, "family", None) == "vae":
+    if isinstance(getattr(model, "prior", None), str):  # the VAEs
         used["prior"] = model.prior
     return used
