@@ -29,7 +29,7 @@ def compose_pair(model: str, data: str, tmp_path: Path):
     GlobalHydra.instance().clear()
     overrides = [f"model={model}", f"data={data}", f"data.root={tmp_path}", "logger=none"]
     if data in ("image_folder", "unpaired_folder"):
-        overrides += ["data.num_classes=10"] if model in ("cgan", "cvae") else []
+        overrides += ["data.num_classes=10"] if model in ("cgan", "cvae", "stargan_v2") else []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     with open_dict(cfg):

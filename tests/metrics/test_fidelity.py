@@ -85,7 +85,7 @@ def test_metrics_equal_torch_fidelity_on_the_same_images(backend, real, classifi
         input1=ImageTensorDataset(fake_images), input2=ImageTensorDataset(real_images),
         feature_extractor="fmnist-classifier", feature_extractor_weights_path=classifier_weights,
         fid=True, kid=True, isc=True, prc=True, kid_subsets=10, kid_subset_size=300,
-        cuda=False, cache=False, verbose=False, batch_size=200, save_cpu_ram=True,  # no worker processes
+        cuda=False, cache=False, verbose=False, batch_size=500, save_cpu_ram=True,  # batches as ours; no workers
     )
     pairs = {
         "fid": "frechet_inception_distance", "kid_mean": "kernel_inception_distance_mean",
@@ -93,7 +93,10 @@ def test_metrics_equal_torch_fidelity_on_the_same_images(backend, real, classifi
         "precision": "precision", "recall": "recall",
     }
     for ours_key, their_key in pairs.items():
-        assert ours[ours_key] == pytest.approx(theirs[their_key], rel=1e-6, abs=1e-12), ours_key
+        # KID's std over 10 subsets amplifies float32 rounding differences between the cached-feature
+        # path and torch-fidelity's own pipeline: 6e-6 relative (4e-8 absolute) with torch-fidelity 0.4.
+        rel = 1e-5 if ours_key == "kid_std" else 1e-6
+        assert ours[ours_key] == pytest.approx(theirs[their_key], rel=rel, abs=1e-12), ours_key
 
 
 def test_precision_recall_with_cached_radii_equals_torch_fidelity():

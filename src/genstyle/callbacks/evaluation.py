@@ -7,7 +7,10 @@ protocol and the history (`EvalReport`). What is measured follows from the data 
 
 - `SampleEvaluation` (callbacks/sample_evaluation.py): `sample()` against a reference split;
 - `TranslationEvaluation` (callbacks/translation_evaluation.py): on unpaired two-domain data,
-  `translate(x, direction)` per direction against the target domain.
+  `translate(x, direction)` per direction against the target domain;
+- `MultiDomainEvaluation` (callbacks/multidomain_evaluation.py): for models that translate to
+  named target domains (stargan_v2) on labelled data, StarGAN v2's protocol (per-domain FID,
+  latent- and reference-guided, target share, feature diversity).
 
 Reference statistics come from the disk cache (`genstyle.metrics.reference`); the `metrics`
 config arrives as a typed `MetricSettings`.
@@ -24,6 +27,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.eval_report import EvalReport
+from genstyle.callbacks.multidomain_evaluation import MultiDomainEvaluation, has_domains
 from genstyle.callbacks.sample_evaluation import SampleEvaluation
 from genstyle.callbacks.stability import MovingWindow
 from genstyle.callbacks.translation_evaluation import TranslationEvaluation
@@ -83,7 +87,7 @@ class Evaluation(pl.Callback):
         self.report = EvalReport(dirpath, grid_samples)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
-        self.evaluator: SampleEvaluation | TranslationEvaluation | None = None
+        self.evaluator: SampleEvaluation | TranslationEvaluation | MultiDomainEvaluation | None = None
         self._evaluated_epochs: set[int] = set()
         self.last_seconds = math.nan
         self.disabled: str | None = None
@@ -120,6 +124,8 @@ class Evaluation(pl.Callback):
                       batch_size=self.batch_size, reference_split=self.reference_split)  # fmt: skip
         if unpaired:
             evaluator = TranslationEvaluation(**common)
+        elif has_domains(pl_module):
+            evaluator = MultiDomainEvaluation(**common)
         else:
             evaluator = SampleEvaluation(**common, latent_samples=self.latent_samples)
         evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels)

@@ -132,8 +132,9 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
     if value is None:
         return None
     require(
-        "content_labels" in inspect.signature(model.stylize).parameters,
-        f"{key}={value} is for class-conditional models (cvae, cgan); this {model.family} model takes no classes. Drop {key}=.",
+        key in inspect.signature(model.stylize).parameters,
+        f"{key}={value} is for class-conditional models (cvae, cgan; stargan_v2 takes style_labels only); this "
+        f"{model.family} model's stylize takes no {key}. Drop {key}=.",
     )
     names = list(model.class_names()) if callable(getattr(model, "class_names", None)) else []
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (model.num_classes or 0):
@@ -185,10 +186,48 @@ def run_model(
     return torch.cat(results)
 
 
+def latent_options(cfg: DictConfig, model: GenerativeModule) -> tuple[int, int] | None:
+    """`(target domain index, n_styles)` for latent-guided translation (`target=`), else None."""
+    target, n_styles = cfg.get("target"), cfg.get("n_styles")
+    if target is None:
+        require(n_styles is None, f"n_styles={n_styles} is for latent-guided translation: give target=<domain name or index> too.")
+        return None
+    if not callable(getattr(model, "domain_names", None)):
+        raise GenstyleError(
+            f"target={target} asks for latent-guided translation to a domain, but this {model.family} model "
+            f"({type(model).__name__}) has no domains. Models with domains: stargan_v2 (train one with "
+            "`python train.py model=stargan_v2`); for this model drop target= and n_styles=."
+        )
+    require(cfg.style is None, f"target={target} (latent-guided) and style= (reference-guided) exclude each other; give one of them.")
+    require(cfg.direction is None, f"direction= is for cyclegan; this {model.family} model takes target=<domain> instead.")
+    n_styles = 1 if n_styles is None else n_styles
+    require(
+        isinstance(n_styles, int) and not isinstance(n_styles, bool) and n_styles >= 1,
+        f"n_styles={n_styles} must be a positive integer (the number of diverse results per content image, in one row).",
+    )
+    index = int(model.domain_index(target, 1, "target")[0])  # unknown names and indices are errors here
+    return index, n_styles
+
+
+def run_latent(model: GenerativeModule, content: torch.Tensor, target: int, n_styles: int, seed: int) -> torch.Tensor:
+    """`(N, n_styles, C, H, W)`: each content image translated to `target` with `n_styles` noise
+    draws, the same draws for every image (repeatable with `seed`)."""
+    z = torch.randn(n_styles, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    rows = []
+    with torch.no_grad():
+        for image in content:
+            batch = image[None].expand(n_styles, -1, -1, -1)
+            rows.append(model.translate(batch, target, z=z).clamp(-1, 1).cpu())
+    return torch.stack(rows)
+
+
 def stylize(cfg: DictConfig) -> list[Path]:
     require(cfg.content is not None and cfg.out is not None, "Give content=<image or folder> and out=<.png file or folder>.")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
     apply_inference_options(model, cfg.get("use_ema"))
+    latent = latent_options(cfg, model)
+    if latent is not None:
+        return stylize_latent(cfg, model, *latent)
     mode = capability(model, cfg.ckpt_path)
     if mode == "stylize":
         require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")
@@ -226,6 +265,30 @@ def stylize(cfg: DictConfig) -> list[Path]:
             save_png(to_uint8(results[i]), target)
     what = "content | style | result panels" if cfg.panel and style is not None else "content | result panels" if cfg.panel else "images"
     print(f"Wrote {len(targets)} {what} ({model.image_shape[1]}x{model.image_shape[2]}) to {out}")
+    return targets
+
+
+def stylize_latent(cfg: DictConfig, model: GenerativeModule, target: int, n_styles: int) -> list[Path]:
+    """Latent-guided: per content image one row of `n_styles` results in domain `target`
+    (content first with `panel=true`); a single result is written as a plain image."""
+    require(
+        cfg.get("content_labels") is None and cfg.get("style_labels") is None,
+        "content_labels= and style_labels= are not used with target= (the target domain is given); drop them.",
+    )
+    content = Path(cfg.content).expanduser()
+    out = Path(cfg.out).expanduser()
+    files, is_folder = content_files(content)
+    targets = output_paths(files, content, is_folder, out, cfg.overwrite)
+    images = torch.stack([load_image(f, "content", model.image_shape, cfg.convert_channels) for f in files])
+    results = run_latent(model, images, target, n_styles, int(cfg.seed))
+    for i, path in enumerate(targets):
+        row = [images[i], *results[i]] if cfg.panel else list(results[i])
+        if len(row) == 1:
+            save_png(to_uint8(row[0]), path)
+        else:
+            save_png(grid_image(torch.stack(row), nrow=len(row)), path)
+    name = model.domain_names()[target]
+    print(f"Wrote {len(targets)} row(s) of {n_styles} latent-guided result(s) in domain {name!r} to {out}")
     return targets
 
 

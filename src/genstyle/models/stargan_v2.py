@@ -1,0 +1,348 @@
+"""StarGAN v2 (Choi et al. 2020): reference- and latent-guided translation between many domains.
+
+The domains are the classes of the data (the ten Fashion-MNIST classes, or the class sub-folders of
+an image folder). A style code `s` (one per domain, from noise through the mapping network F or
+from a reference image through the style encoder E) drives the generator G's AdaIN layers. Per
+training batch `x` with domains `y`, against a multi-task discriminator D:
+
+- D, latent- and reference-guided: non-saturating loss on real `x` (in `y`) and on G(x, s) (in the
+  target domain), plus R1 on the real images (weight `r1_gamma / 2`).
+- G (and F, E), latent-guided then reference-guided: adversarial loss; style reconstruction
+  |E(G(x, s), y') - s| (`lambda_sty`); diversity, minus |G(x, s1) - G(x, s2)| for two codes of the
+  same target domain (`lambda_ds`, decayed linearly to 0 over `ds_decay_steps` iterations); cycle
+  |G(G(x, s), E(x, y)) - x| (`lambda_cyc`). Only G is updated by the reference-guided step.
+
+Inference uses exponential moving averages of G, F and E (`use_ema`). `stylize(content, style)` is
+reference-guided (the style image's code in its own domain), `translate(x, target_domain)` is
+latent-guided, `sample(n)` translates held real training images to random domains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from genstyle.errors import GenstyleError, require
+from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.components.ema import ExponentialMovingAverage
+from genstyle.models.components.losses import AdversarialLoss, gradient_norm, r1_penalty
+from genstyle.models.conditional import ConditionalStylize
+from genstyle.models.conditioning import LabelConditioning
+from genstyle.pixels import to_model_range, to_uint8
+
+DomainSpec = int | str | Sequence[int] | torch.Tensor
+
+
+class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
+    family = "stargan_v2"
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        mapping_network: nn.Module,
+        style_encoder: nn.Module,
+        discriminator: nn.Module,
+        g_optimizer: OptimizerFactory,
+        mapping_optimizer: OptimizerFactory,
+        style_encoder_optimizer: OptimizerFactory,
+        d_optimizer: OptimizerFactory,
+        image_shape: tuple[int, int, int],
+        num_classes: int | None = None,
+        style_dim: int = 64,
+        latent_dim: int = 16,
+        lambda_sty: float = 1.0,
+        lambda_ds: float = 1.0,
+        lambda_cyc: float = 1.0,
+        r1_gamma: float = 1.0,
+        ds_decay_steps: int = 100_000,
+        ema_decay: float = 0.999,
+        use_ema: bool = True,
+        sample_pool_size: int = 64,
+        monitor: str | None = None,
+        monitor_mode: str = "min",
+    ) -> None:
+        require(
+            num_classes is not None,
+            "model=stargan_v2 translates between the classes of the data (its domains) and needs model.num_classes "
+            "(it follows data.num_classes). Use data with classes (data=fashion_mnist), or data=image_folder with one "
+            "sub-folder per class and data.num_classes set to their number.",
+        )
+        super().__init__(image_shape, num_classes, monitor, monitor_mode)
+        for key, value in (("lambda_sty", lambda_sty), ("lambda_ds", lambda_ds), ("lambda_cyc", lambda_cyc), ("r1_gamma", r1_gamma)):
+            require(value >= 0, f"model.{key}={value} must be >= 0.")
+        require(ds_decay_steps >= 1, f"model.ds_decay_steps={ds_decay_steps} must be >= 1.")
+        require(sample_pool_size >= 1, f"model.sample_pool_size={sample_pool_size} must be >= 1.")
+        self.automatic_optimization = False
+        self.init_conditioning()
+        self.generator, self.mapping_network = generator, mapping_network
+        self.style_encoder, self.discriminator = style_encoder, discriminator
+        self.optimizer_factories = (g_optimizer, mapping_optimizer, style_encoder_optimizer, d_optimizer)
+        self.adversarial = AdversarialLoss("non_saturating")
+        self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc}
+        self.r1_gamma, self.ds_decay_steps, self.use_ema = r1_gamma, ds_decay_steps, use_ema
+        self.style_dim, self.latent_dim = style_dim, latent_dim
+        self.check_networks()
+        self.generator_ema = ExponentialMovingAverage(generator, ema_decay)
+        self.mapping_network_ema = ExponentialMovingAverage(mapping_network, ema_decay)
+        self.style_encoder_ema = ExponentialMovingAverage(style_encoder, ema_decay)
+        # Training iterations done (drives the diversity-weight decay; in the state dict for exact resume).
+        self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+        # Real training images (uint8) and their domains that sample() translates, kept in checkpoints.
+        self.register_buffer("sample_source", torch.zeros(sample_pool_size, *self.image_shape, dtype=torch.uint8))
+        self.register_buffer("sample_source_labels", torch.zeros(sample_pool_size, dtype=torch.long))
+        self.register_buffer("sample_source_count", torch.zeros((), dtype=torch.long))
+
+    def check_networks(self) -> None:
+        """Fail at build time, naming the config keys, when the networks' settings disagree."""
+        style_dims = {
+            "model.style_dim": self.style_dim,
+            "model.generator.style_dim": getattr(self.generator, "style_dim", None),
+            "model.mapping_network.style_dim": getattr(self.mapping_network, "style_dim", None),
+            "model.style_encoder.style_dim": getattr(self.style_encoder, "style_dim", None),
+        }
+        require(len({v for v in style_dims.values() if v is not None}) <= 1, f"The style code sizes differ: {style_dims}; set model.style_dim once.")
+        mapping_latent = getattr(self.mapping_network, "latent_dim", self.latent_dim)
+        require(mapping_latent == self.latent_dim, f"model.latent_dim={self.latent_dim} but model.mapping_network.latent_dim={mapping_latent}; they must match.")
+        domains = {
+            "model.mapping_network.num_domains": getattr(self.mapping_network, "num_domains", None),
+            "model.style_encoder.num_domains": getattr(self.style_encoder, "num_domains", None),
+            "model.discriminator.num_domains": getattr(self.discriminator, "num_domains", None),
+        }
+        require(
+            all(v in (None, self.num_classes) for v in domains.values()),
+            f"model.num_classes={self.num_classes} but the networks have {domains} domains; they follow model.num_classes.",
+        )
+
+    # --- the networks used at inference -------------------------------------------------------
+
+    def inference_networks(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """(G, F, E): the moving averages when `use_ema`, else the trained networks."""
+        if self.use_ema:
+            return self.generator_ema.network, self.mapping_network_ema.network, self.style_encoder_ema.network
+        return self.generator, self.mapping_network, self.style_encoder
+
+    def domain_names(self) -> list[str]:
+        """The domains, in index order: the data's class names (indices as text when unknown)."""
+        return self.class_names() or [str(i) for i in range(self.num_classes)]
+
+    def domain_index(self, domain: DomainSpec, n: int, who: str = "target_domain") -> torch.Tensor:
+        """A domain given as an index, a name, or one index per image -> `(n,)` indices."""
+        names = self.domain_names()
+        if isinstance(domain, str):
+            if domain not in names:
+                raise GenstyleError(f"{who}={domain!r} is not a domain of this model; the domains are {', '.join(names)} (or their indices 0..{len(names) - 1}).")
+            domain = names.index(domain)
+        if isinstance(domain, int) and not isinstance(domain, bool):
+            require(0 <= domain < self.num_classes, f"{who}={domain} is not a domain index; use 0..{self.num_classes - 1} ({', '.join(names)}).")
+            return torch.full((n,), domain, dtype=torch.long, device=self.device)
+        labels = torch.as_tensor(domain)
+        if labels.ndim == 0:
+            return self.domain_index(int(labels), n, who)
+        return self.check_labels(labels, n, who)
+
+    @torch.no_grad()
+    def style_codes(self, z: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        """Latent-guided style codes `(B, style_dim)` from noise `(B, latent_dim)`."""
+        return self.inference_networks()[1](z.to(self.device), domains)
+
+    @torch.no_grad()
+    def reference_codes(self, references: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        """Reference-guided style codes `(B, style_dim)` of images in their own domains."""
+        return self.inference_networks()[2](references.to(self.device), domains)
+
+    @torch.no_grad()
+    def render(self, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """G(x, s) in eval mode, clamped to [-1, 1]."""
+        was_training = self.training
+        self.eval()
+        out = self.inference_networks()[0](x.to(self.device), codes).clamp(-1, 1)
+        self.train(was_training)
+        return out
+
+    # --- the interface ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def translate(
+        self, x: torch.Tensor, target_domain: DomainSpec, z: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Latent-guided: `x` `(B, C, H, W)` in [-1, 1] -> the same shape in `target_domain` (an
+        index, a name, or `(B,)` indices), with style codes from noise `z` `(B, latent_dim)` (drawn,
+        repeatably with `generator`, when not given)."""
+        x = self._check_images(x, "translate input")
+        domains = self.domain_index(target_domain, len(x))
+        if z is None:
+            z = self.noise(len(x), self.latent_dim, generator)
+        require(tuple(z.shape) == (len(x), self.latent_dim), f"z must have shape ({len(x)}, {self.latent_dim}), got {tuple(z.shape)}.")
+        was_training = self.training
+        self.eval()
+        codes = self.style_codes(z, domains)
+        self.train(was_training)
+        return self.render(x, codes)
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, style_labels: DomainSpec | None = None) -> torch.Tensor:
+        """Reference-guided: `content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] ->
+        `(B, C, H, W)`: the content drawn with the style image's code, taken in the style image's own
+        domain (`style_labels`: an index, a name or `(B,)` indices; classified by the Fashion-MNIST
+        classifier when not given, which needs a Fashion-MNIST model)."""
+        content = self._check_images(content, "content")
+        style = self._check_images(style, "style")
+        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        was_training = self.training
+        self.eval()
+        domains = self.classify(style, "style_labels") if style_labels is None else self.domain_index(style_labels, len(style), "style_labels")
+        codes = self.reference_codes(style, domains)
+        self.train(was_training)
+        return self.render(content, codes.expand(len(content), -1))
+
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """`sample(n)`: latent-guided translations of the real training images the model holds (the
+        first `model.sample_pool_size` it trained on, repeated in order when `n` exceeds them) to
+        the domains `labels` `(n,)` (drawn from the training domain distribution when None), with
+        noise drawn from `generator`."""
+        count = int(self.sample_source_count)
+        if count == 0:
+            raise GenstyleError(
+                "stargan_v2 samples by translating real images it holds after its first training batch, and this model "
+                "has not trained yet. Train it, or call model.translate(images, target_domain) on your own images."
+            )
+        labels = self.check_labels(labels, n)
+        if labels is None:
+            labels = self.sample_labels(n, generator)
+        source = to_model_range(self.sample_source[torch.arange(n, device=self.sample_source.device) % count])
+        return self.translate(source, labels, z=self.noise(n, self.latent_dim, generator))
+
+    def remember(self, x: torch.Tensor, labels: torch.Tensor) -> None:
+        count, size = int(self.sample_source_count), len(self.sample_source)
+        if count < size:
+            take = min(size - count, len(x))
+            self.sample_source[count : count + take] = to_uint8(x[:take].detach()).to(self.sample_source.device)
+            self.sample_source_labels[count : count + take] = labels[:take]
+            self.sample_source_count += take
+
+    # --- training -----------------------------------------------------------------------------
+
+    def diversity_weight(self) -> float:
+        """`lambda_ds`, decayed linearly to 0 over `ds_decay_steps` iterations (as in the paper)."""
+        return self.lambdas["ds"] * max(0.0, 1.0 - int(self.iteration) / self.ds_decay_steps)
+
+    def targets(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per image: a random target domain and two noise vectors (latent-guided), and two
+        reference images of one target domain taken from the batch (reference-guided)."""
+        n = len(x)
+        perm = torch.randperm(n, device=x.device)
+        y_ref = y[perm]
+        # A second reference of the same domain: a random batch image with that label (the first
+        # reference itself when the batch has no other one; its diversity term is then 0).
+        same = (y[None, :] == y_ref[:, None]).float()  # (n, n)
+        second = (same * torch.rand(n, n, device=x.device) + same).argmax(dim=1)
+        return {
+            "y_latent": torch.randint(self.num_classes, (n,), device=x.device),
+            "z1": torch.randn(n, self.latent_dim, device=x.device),
+            "z2": torch.randn(n, self.latent_dim, device=x.device),
+            "y_ref": y_ref,
+            "ref1": x[perm],
+            "ref2": x[second],
+        }
+
+    def d_loss(self, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, style_fn) -> tuple[torch.Tensor, dict]:
+        x = x.detach().requires_grad_(True)
+        real_logits = self.discriminator(x, y)
+        r1 = r1_penalty(real_logits, x)
+        with torch.no_grad():
+            fake = self.generator(x.detach(), style_fn())
+        fake_logits = self.discriminator(fake, y_trg)
+        adv = self.adversarial.d_loss(real_logits, fake_logits)
+        stats = {"r1": r1.detach(), "real_acc": (real_logits.detach() > 0).float().mean(), "fake_acc": (fake_logits.detach() < 0).float().mean()}
+        return adv + 0.5 * self.r1_gamma * r1, stats
+
+    def g_loss(self, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        fake = self.generator(x, s1)
+        adv = self.adversarial.g_loss(self.discriminator(fake, y_trg))
+        sty = (self.style_encoder(fake, y_trg) - s1).abs().mean()
+        ds = (fake - self.generator(x, s2).detach()).abs().mean()
+        cyc = (self.generator(fake, self.style_encoder(x, y)) - x).abs().mean()
+        loss = adv + self.lambdas["sty"] * sty - self.diversity_weight() * ds + self.lambdas["cyc"] * cyc
+        return loss, {"adv": adv.detach(), "sty": sty.detach(), "ds": ds.detach(), "cyc": cyc.detach()}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        opt_g, opt_f, opt_e, opt_d = self.optimizers()
+        x, y = batch["image"], self.batch_labels(batch)  # (B, C, H, W), (B,)
+        require(len(x) >= 2, "stargan_v2 needs batches of at least 2 images (references come from the batch).")
+        self.remember(x, y)
+        t = self.targets(x, y)
+        metrics: dict[str, torch.Tensor] = {}
+        generators = (self.generator, self.mapping_network, self.style_encoder)
+
+        # Discriminator: latent-guided then reference-guided fakes (detached), each with R1 on reals.
+        for guide, style_fn in (
+            ("latent", lambda: self.mapping_network(t["z1"], t["y_latent"])),
+            ("ref", lambda: self.style_encoder(t["ref1"], t["y_ref"])),
+        ):
+            y_trg = t["y_latent"] if guide == "latent" else t["y_ref"]
+            (loss, stats), metrics["stability/grad_norm_d"] = self.adversarial_step(
+                "d", opt_d, lambda y_trg=y_trg, style_fn=style_fn: self.d_loss(x, y, y_trg, style_fn), self.discriminator.parameters()
+            )
+            metrics[f"train/d_loss_{guide}"] = loss.detach()
+            metrics |= {f"train/d_{k}_{guide}": v for k, v in stats.items()}
+
+        # Generator side: latent-guided (updates G, F, E), then reference-guided (updates G only).
+        # Not `adversarial_step`: one loss steps three optimizers here, and toggling one of them
+        # would freeze the other two networks. D is frozen instead, as the toggle would do.
+        self.discriminator.requires_grad_(False)
+        for guide in ("latent", "ref"):
+            if guide == "latent":
+                y_trg = t["y_latent"]
+                s1, s2 = self.mapping_network(t["z1"], y_trg), self.mapping_network(t["z2"], y_trg)
+            else:
+                y_trg = t["y_ref"]
+                s1, s2 = self.style_encoder(t["ref1"], y_trg), self.style_encoder(t["ref2"], y_trg)
+            loss, terms = self.g_loss(x, y, y_trg, s1, s2)
+            for opt in (opt_g, opt_f, opt_e):
+                opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
+            for opt in (opt_g, opt_f, opt_e) if guide == "latent" else (opt_g,):
+                opt.step()
+            metrics[f"train/g_loss_{guide}"] = loss.detach()
+            metrics |= {f"train/g_{k}_{guide}": v for k, v in terms.items()}
+        self.discriminator.requires_grad_(True)
+        for opt in (opt_f, opt_e):  # the reference step's gradients on F and E are not used
+            opt.zero_grad(set_to_none=True)
+
+        for ema, network in zip((self.generator_ema, self.mapping_network_ema, self.style_encoder_ema), generators, strict=True):
+            ema.update(network)
+        metrics["train/lambda_ds"] = torch.tensor(self.diversity_weight())
+        self.iteration += 1
+        metrics["train/d_loss"] = (metrics["train/d_loss_latent"] + metrics["train/d_loss_ref"]) / 2
+        metrics["train/g_loss"] = (metrics["train/g_loss_latent"] + metrics["train/g_loss_ref"]) / 2
+        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(x))
+        self.log_dict({"d": metrics["train/d_loss"], "g": metrics["train/g_loss"]}, prog_bar=True, logger=False)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        # Cheap held-out indicators; the translation metrics (FID per domain etc.) are the callbacks'.
+        x, y = batch["image"], self.batch_labels(batch)
+        if len(x) < 2:
+            return
+        generator, mapping, encoder = self.inference_networks()
+        y_trg = torch.roll(y, 1)
+        ref_codes = encoder(torch.roll(x, 1, dims=0), y_trg)
+        fake = generator(x, ref_codes)
+        real_logits, fake_logits = self.discriminator(x, y), self.discriminator(fake, y_trg)
+        z = torch.randn(len(x), self.latent_dim, device=x.device)
+        self.log_dict(
+            {
+                "val/d_real_acc": (real_logits > 0).float().mean(),
+                "val/d_fake_acc": (fake_logits < 0).float().mean(),
+                "val/style_recon": (encoder(fake, y_trg) - ref_codes).abs().mean(),
+                "val/cycle_l1": (generator(fake, encoder(x, y)) - x).abs().mean(),
+                "val/latent_style_recon": (encoder(generator(x, mapping(z, y_trg)), y_trg) - mapping(z, y_trg)).abs().mean(),
+            },
+            on_epoch=True, batch_size=len(x), sync_dist=True,
+        )  # fmt: skip
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        networks = (self.generator, self.mapping_network, self.style_encoder, self.discriminator)
+        return [factory(network.parameters()) for factory, network in zip(self.optimizer_factories, networks, strict=True)]
