@@ -99,15 +99,21 @@ class CrashAtStep(pl.Callback):
             raise RuntimeError("simulated crash")
 
 
-@pytest.mark.parametrize("checkpoints", ["mid_epoch", "epoch_end"])
-def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root, checkpoints):
+# The recipe options add state (the EMA generator and its counters, R1's step counter) and random
+# draws (DiffAugment) that a resumed run must restore too.
+RECIPE = ("model.ema.decay=0.9", "model.ema.start_step=3", "model.augment=[color,translation,cutout]", "model.r1.gamma=1.0", "model.r1.every=3")
+
+
+@pytest.mark.parametrize(("checkpoints", "recipe"), [("mid_epoch", ()), ("epoch_end", ()), ("mid_epoch", RECIPE)], ids=["mid_epoch", "epoch_end", "mid_epoch_ema_augment_r1"])
+def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root, checkpoints, recipe):
     """The same guarantee for the GAN (manual optimisation, two optimisers), in-process; also from
-    an epoch-end checkpoint (mid-epoch checkpoints off: the crash loses the batches since)."""
+    an epoch-end checkpoint (mid-epoch checkpoints off: the crash loses the batches since), and
+    with generator EMA, DiffAugment and lazy R1 on."""
     from genstyle.cli.train import train
     from tests.helpers.runs import cheap_cfg
 
     def cfg(run: Path, *extra: str):
-        overrides = [o for o in tiny_run(fmnist_root, run, "dcgan", "model.monitor=null") if not o.startswith(("hydra.", "data.root", "~callbacks."))]
+        overrides = [o for o in tiny_run(fmnist_root, run, "dcgan", "model.monitor=null", *recipe) if not o.startswith(("hydra.", "data.root", "~callbacks."))]
         return cheap_cfg(run, fmnist_root, *overrides, "trainer.limit_train_batches=null", *extra)
 
     every = "1" if checkpoints == "mid_epoch" else "0"
@@ -123,3 +129,6 @@ def test_crash_then_resume_matches_uninterrupted_gan_run(tmp_path, fmnist_root, 
     torch.manual_seed(12345)  # the resumed run must not depend on the RNG state it starts with
     train(cfg(tmp_path / "crashed", f"callbacks.mid_epoch_checkpoint.every_n_train_steps={every}", "ckpt_path=last"))
     assert_same_run(tmp_path / "full", tmp_path / "crashed", 2)
+    if recipe:  # the EMA really was on and in the checkpoint
+        state = read_checkpoint(tmp_path / "crashed" / "checkpoints" / "last.ckpt")["state_dict"]
+        assert int(state["ema_updates"]) == 2 * BATCHES_PER_EPOCH and int(state["d_steps"]) == 2 * BATCHES_PER_EPOCH

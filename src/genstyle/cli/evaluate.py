@@ -167,10 +167,12 @@ def evaluate(cfg: DictConfig) -> dict:
     cas: CasResult | None = None
     if cfg.ckpt_path is not None:
         from genstyle.checkpoints import load_model
+        from genstyle.cli.inference_options import apply_inference_options
         from genstyle.models.base import GenerativeModule
 
         model, _ = load_model(cfg.ckpt_path, cfg.device)
         require(isinstance(model, GenerativeModule), f"ckpt_path={cfg.ckpt_path} does not hold a generative model.")
+        inference = apply_inference_options(model, cfg.get("use_ema"), cfg.get("prior"))
         data_cfg = dict((model.run_config or {}).get("data") or {})
         channels, size, _ = model.image_shape
         ref = parse_reference(cfg.reference or f"{data_cfg.get('dataset', 'fashion_mnist')}:test")
@@ -190,7 +192,7 @@ def evaluate(cfg: DictConfig) -> dict:
                 notes.append(f"CAS skipped: it tests on a data set's labelled split, so it needs reference=<dataset>:<split> "
                              f"(got {ref.label}); cas=false silences this.")
         out_path = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "eval.json"
-        source = {"ckpt_path": str(Path(cfg.ckpt_path).expanduser().resolve()), "seed": int(cfg.seed), "family": model.family}
+        source = {"ckpt_path": str(Path(cfg.ckpt_path).expanduser().resolve()), "seed": int(cfg.seed), "family": model.family, **inference}
     else:
         require(cfg.reference, "generated=... needs reference=<dataset>:<split> (e.g. fashion_mnist:test) or reference=<folder>.")
         ref = parse_reference(cfg.reference)

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, ListConfig
 
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
+from genstyle.cli.inference_options import apply_inference_options
 from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
@@ -47,6 +48,7 @@ def default_output(ckpt_path: Path, grid: bool, seed: int) -> Path:
 def generate(cfg: DictConfig) -> Path:
     require(isinstance(cfg.n, int) and cfg.n > 0, f"n={cfg.n} must be a positive integer (number of images).")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
+    apply_inference_options(model, cfg.get("use_ema"), cfg.get("prior"))
     # labels=null: conditional models draw classes from the training label distribution they store.
     labels = parse_labels(cfg.labels, cfg.n, model)
     out = Path(cfg.out) if cfg.out else default_output(Path(cfg.ckpt_path), cfg.grid, cfg.seed)

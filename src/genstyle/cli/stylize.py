@@ -32,6 +32,7 @@ from omegaconf import DictConfig
 
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
+from genstyle.cli.inference_options import apply_inference_options
 from genstyle.data.sources import FASHION_MNIST_CLASSES, IMAGE_SUFFIXES, decode_image, list_images
 from genstyle.domains import DIRECTIONS
 from genstyle.errors import GenstyleError, report_user_errors, require
@@ -237,6 +238,7 @@ def stylize(cfg: DictConfig) -> list[Path]:
         return stylize_by_optimisation(cfg)
     require(cfg.ckpt_path is not None, "Give ckpt_path=<.ckpt file> of a model that can stylize or translate, or method=optimise to stylize without one.")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
+    apply_inference_options(model, cfg.get("use_ema"))
     latent = latent_options(cfg, model)
     if latent is not None:
         return stylize_latent(cfg, model, *latent)

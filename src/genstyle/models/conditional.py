@@ -118,7 +118,7 @@ class ConditionalGAN(ConditionalStylize, GAN):
 
     def inversion_error(self, z: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Per-image mean squared pixel error `(B,)` of G(z, labels) against `images`."""
-        return (self.generate(z, labels) - images).pow(2).flatten(1).mean(dim=1)
+        return (self.inference_network("generator")(z, labels) - images).pow(2).flatten(1).mean(dim=1)
 
     def initial_latent(self, n: int, restart: int = 0) -> torch.Tensor:
         """The fixed starting codes `(n, latent_dim)` of restart `restart` (own generator: the
@@ -137,7 +137,7 @@ class ConditionalGAN(ConditionalStylize, GAN):
         steps = self.inversion_steps if steps is None else steps
         was_training = self.training
         self.eval()  # not `evaluating`: the optimisation of z needs gradients
-        frozen = [(p, p.requires_grad) for p in self.generator.parameters()]
+        frozen = [(p, p.requires_grad) for p in self.inference_network("generator").parameters()]
         for p, _ in frozen:
             p.requires_grad_(False)
         images, labels = images.detach(), labels.detach()
@@ -183,7 +183,7 @@ class ConditionalGAN(ConditionalStylize, GAN):
         with evaluating(self):
             content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
             z = self.invert(style, style_labels)  # (B, latent_dim): the style code
-            return self.generate(z, content_labels).clamp(-1, 1)
+            return self.inference_network("generator")(z, content_labels).clamp(-1, 1)
 
 
 class ConditionalVAE(ConditionalStylize, VAE):

@@ -26,6 +26,7 @@ from genstyle.models.base import (
 )
 from genstyle.models.components.image_pool import ImagePool
 from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
+from genstyle.models.recipe import AdversarialRecipe
 
 LOSS_ALIASES = {"vanilla": "non_saturating"}  # the CycleGAN code's name for the BCE loss
 RESUME_KEY = "cyclegan_resume"  # checkpoint section: image pools and the cached domain-A images
@@ -46,7 +47,7 @@ class LinearDecay:
         return max(0.0, 1.0 - (epoch - self.start + 1) / (self.total - self.start + 1))
 
 
-class CycleGAN(GenerativeModule):
+class CycleGAN(AdversarialRecipe, GenerativeModule):
     """Manual optimisation: one G step (both generators) then one D step (both discriminators,
     on pooled, detached fakes) per batch; LambdaLR schedulers stepped once per epoch."""
 
@@ -71,6 +72,10 @@ class CycleGAN(GenerativeModule):
         sample_pool_size: int = 64,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
@@ -87,6 +92,8 @@ class CycleGAN(GenerativeModule):
         self.automatic_optimization = False
         self.gen_a2b, self.gen_b2a = generator(), generator()  # G: A -> B, F: B -> A
         self.disc_a, self.disc_b = discriminator(), discriminator()
+        # Recipe options (models/recipe.py): both generators averaged, both discriminators' inputs augmented.
+        self.init_recipe({"gen_a2b": self.gen_a2b, "gen_b2a": self.gen_b2a}, [self.disc_a, self.disc_b], ema, augment, r1, spectral_norm)
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
         self.adversarial = AdversarialLoss(loss)
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
@@ -126,7 +133,7 @@ class CycleGAN(GenerativeModule):
 
     def generator_for(self, direction: str) -> nn.Module:
         require(direction in DIRECTIONS, f"direction={direction!r} is not known; use a2b (A -> B) or b2a (B -> A).")
-        return self.gen_a2b if direction == "a2b" else self.gen_b2a
+        return self.inference_network("gen_a2b" if direction == "a2b" else "gen_b2a")  # the EMA copy when kept
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
@@ -171,8 +178,8 @@ class CycleGAN(GenerativeModule):
             fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
             rec_a, rec_b = self.gen_b2a(fake_b), self.gen_a2b(fake_a)
             terms = {
-                "g_adv_a2b": self.adversarial.g_loss(self.disc_b(fake_b)),
-                "g_adv_b2a": self.adversarial.g_loss(self.disc_a(fake_a)),
+                "g_adv_a2b": self.adversarial.g_loss(self.disc_b(self.augment(fake_b))),
+                "g_adv_b2a": self.adversarial.g_loss(self.disc_a(self.augment(fake_a))),
                 "cycle_a": F.l1_loss(rec_a, real_a),
                 "cycle_b": F.l1_loss(rec_b, real_b),
             }
@@ -190,11 +197,18 @@ class CycleGAN(GenerativeModule):
         # Discriminators on real images and pooled, detached fakes: this step never updates G.
         def d_step() -> tuple[torch.Tensor, ...]:
             pooled_a, pooled_b = self.pool_a.query(fake_a.detach()), self.pool_b.query(fake_b.detach())
-            real_logits_a, fake_logits_a = self.disc_a(real_a), self.disc_a(pooled_a)
-            real_logits_b, fake_logits_b = self.disc_b(real_b), self.disc_b(pooled_b)
+            r1_due = self.r1_due()
+            real_in_a, real_in_b = self.r1_input(real_a, r1_due), self.r1_input(real_b, r1_due)
+            real_logits_a, fake_logits_a = self.disc_a(self.augment(real_in_a)), self.disc_a(self.augment(pooled_a))
+            real_logits_b, fake_logits_b = self.disc_b(self.augment(real_in_b)), self.disc_b(self.augment(pooled_b))
             d_a = self.adversarial.d_loss(real_logits_a, fake_logits_a)
             d_b = self.adversarial.d_loss(real_logits_b, fake_logits_b)
-            return d_a + d_b, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b
+            d_total = d_a + d_b
+            if self.r1_gamma > 0:
+                r1 = self.r1_loss(real_logits_a, real_in_a, r1_due) + self.r1_loss(real_logits_b, real_in_b, r1_due)
+                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=n)
+                d_total = d_total + r1
+            return d_total, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b
 
         (_, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b), grad_norm_d = self.adversarial_step(
             "d", opt_d, d_step, [*self.disc_a.parameters(), *self.disc_b.parameters()]

@@ -9,12 +9,14 @@ from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.conditioning import LabelConditioning
+from genstyle.models.recipe import AdversarialRecipe
 
 
-class GAN(LabelConditioning, GenerativeModule):
+class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
     """Alternating updates with manual optimisation: D on real and *detached* fake images, then
     G through a fresh pass of D. `n_critic` D steps per G step. With `num_classes` both networks
-    are class-conditional (model=cgan) and every batch must carry labels."""
+    are class-conditional (model=cgan) and every batch must carry labels. `ema`, `augment`, `r1`
+    and `spectral_norm` are the shared recipe options (models/recipe.py)."""
 
     family = "gan"
     compiled_networks = ("generator", "discriminator")
@@ -33,6 +35,10 @@ class GAN(LabelConditioning, GenerativeModule):
         num_classes: int | None = None,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, num_classes, monitor, monitor_mode, compile=compile)
@@ -45,6 +51,7 @@ class GAN(LabelConditioning, GenerativeModule):
         self.n_critic = n_critic
         self.latent_dim = latent_dim
         self.init_conditioning()
+        self.init_recipe({"generator": generator}, [discriminator], ema, augment, r1, spectral_norm)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels)
@@ -53,8 +60,9 @@ class GAN(LabelConditioning, GenerativeModule):
         return self.discriminator(x, labels)
 
     def decode_latent(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (interpretability views)."""
-        return self.generate(z, labels)
+        """Images `(B, C, H, W)` in [-1, 1] for given latent codes `(B, latent_dim)` (sample, views):
+        the EMA generator when the run kept one (and `use_ema` is on)."""
+        return self.inference_network("generator")(z, labels)
 
     def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
         """Extra D loss term (e.g. a gradient penalty); none for the plain GAN."""
@@ -66,15 +74,23 @@ class GAN(LabelConditioning, GenerativeModule):
         labels = self.batch_labels(batch)
         z = self.noise(len(real), self.latent_dim)
 
-        # Discriminator: real vs detached fake, so this step never updates G.
+        # Discriminator: real vs detached fake, so this step never updates G. Every image D sees
+        # goes through the same DiffAugment policy (a no-op when off).
         def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             fake = self.generate(z, labels).detach()
-            real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+            r1_due = self.r1_due()
+            real_in = self.r1_input(real, r1_due)
+            real_logits = self.discriminate(self.augment(real_in), labels)
+            fake_logits = self.discriminate(self.augment(fake), labels)
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
             penalty = self.d_regulariser(real, fake, labels)
             if penalty is not None:
                 self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + penalty
+            if self.r1_gamma > 0:
+                r1 = self.r1_loss(real_logits, real_in, r1_due)
+                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(real))
+                d_loss = d_loss + r1
             return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
@@ -91,7 +107,7 @@ class GAN(LabelConditioning, GenerativeModule):
         # Generator: every n_critic-th step, through a fresh pass of the updated D.
         if (batch_idx + 1) % self.n_critic == 0:
             g_loss, metrics["stability/grad_norm_g"] = self.adversarial_step(
-                "g", opt_g, lambda: self.adversarial.g_loss(self.discriminate(self.generate(z, labels), labels)),
+                "g", opt_g, lambda: self.adversarial.g_loss(self.discriminate(self.augment(self.generate(z, labels)), labels)),
                 self.generator.parameters(),
             )
             metrics["train/g_loss"] = g_loss.detach()

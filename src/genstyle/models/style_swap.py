@@ -25,6 +25,7 @@ from torchmetrics.functional import structural_similarity_index_measure
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
+from genstyle.models.recipe import AdversarialRecipe
 from genstyle.pixels import to_model_range, to_uint8
 
 
@@ -53,7 +54,10 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
     return num / den
 
 
-class StyleSwap(GenerativeModule):
+class StyleSwap(AdversarialRecipe, GenerativeModule):
+    """Recipe options (models/recipe.py): EMA of both encoders and the decoder, used by
+    `stylize`/`sample`; DiffAugment and R1/spectral norm on the discriminator."""
+
     family = "style_swap"
     compiled_networks = ("content_encoder", "style_encoder", "decoder", "discriminator")
 
@@ -75,6 +79,10 @@ class StyleSwap(GenerativeModule):
         grid_size: int = 6,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
@@ -93,6 +101,8 @@ class StyleSwap(GenerativeModule):
         self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
         self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
         self.check_networks()
+        inference = {"content_encoder": content_encoder, "style_encoder": style_encoder, "decoder": decoder}
+        self.init_recipe(inference, [discriminator], ema, augment, r1, spectral_norm)
 
     def check_networks(self) -> None:
         """One tiny forward pass at build time, so mismatched network settings fail with the
@@ -136,8 +146,9 @@ class StyleSwap(GenerativeModule):
         self.check_images("style", style)
         require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
         with evaluating(self):
-            style_code = self.style_encoder(style.to(self.device))
-            return self.decode(self.content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
+            content_encoder, style_encoder = self.inference_network("content_encoder"), self.inference_network("style_encoder")
+            style_code = style_encoder(style.to(self.device))  # the EMA networks when the run kept them
+            return self.inference_network("decoder")(content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
 
     def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Stylize `n` random (content, style) pairs of different images from the reference batch
@@ -179,8 +190,15 @@ class StyleSwap(GenerativeModule):
             with torch.no_grad():
                 content, style = self.encode(x)
                 swapped = self.decode(content, style[donor])
-            real_logits, fake_logits = self.discriminator(x), self.discriminator(swapped)
-            return self.adversarial.d_loss(real_logits, fake_logits), real_logits, fake_logits
+            r1_due = self.r1_due()
+            real_in = self.r1_input(x, r1_due)
+            real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(swapped))
+            d_loss = self.adversarial.d_loss(real_logits, fake_logits)
+            if self.r1_gamma > 0:
+                r1 = self.r1_loss(real_logits, real_in, r1_due)
+                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(x))
+                d_loss = d_loss + r1
+            return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
 
@@ -192,7 +210,7 @@ class StyleSwap(GenerativeModule):
             swapped_content, swapped_style = self.encode(swapped)
             terms = {
                 "recon": F.l1_loss(recon, x),
-                "adv": self.adversarial.g_loss(self.discriminator(swapped)),
+                "adv": self.adversarial.g_loss(self.discriminator(self.augment(swapped))),
                 "content": normalised_l1(swapped_content, content),
                 "style": normalised_l1(swapped_style, style[donor]),
             }

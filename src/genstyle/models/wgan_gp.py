@@ -47,4 +47,5 @@ class WGANGP(GAN):
         self.gp_weight = gp_weight
 
     def d_regulariser(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.gp_weight * gradient_penalty(self.discriminate, real, fake, labels)
+        # The critic sees augmented images everywhere (DiffAugment), the interpolates too.
+        return self.gp_weight * gradient_penalty(lambda x, y: self.discriminate(self.augment(x), y), real, fake, labels)

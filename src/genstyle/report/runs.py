@@ -77,6 +77,10 @@ def read_run(run_dir: Path) -> Run:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         metrics = {}
+    try:  # wall time (callbacks/timing.py), kept apart from the logged metrics
+        metrics.update(json.loads((run_dir / "timing.json").read_text()))
+    except (OSError, ValueError):
+        pass
     error = markers.read_failed(run_dir)
     if error is not None:
         status = "failed"
@@ -142,8 +146,8 @@ def metric_keys(runs: list[Run]) -> list[str]:
 
 
 def rank_keys(keys) -> list[str]:
-    rank = {"val": 0, "test": 1, "train": 2, "stability": 3}
-    return sorted(keys, key=lambda k: (rank.get(k.split("/", 1)[0], 4), k != "val/fid", k))
+    rank = {"val": 0, "test": 1, "time": 2, "train": 3, "stability": 4}
+    return sorted(keys, key=lambda k: (rank.get(k.split("/", 1)[0], 5), k != "val/fid", k))
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
