@@ -18,6 +18,7 @@ from genstyle.callbacks.evaluation import check_monitor_source
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
+from genstyle.cli.interrupts import stop_on_signals
 from genstyle.config_check import check_config, remove_created_folders, run_dir_existed
 from genstyle.errors import GenstyleError
 from genstyle.faults import explain_failure
@@ -152,9 +153,10 @@ def objective(cfg: DictConfig) -> tuple[float | None, dict[str, float]]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
-    if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
-        return run_sweep_job(cfg, objective)
-    return objective(cfg)[0]
+    with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
+        if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
+            return run_sweep_job(cfg, objective)
+        return objective(cfg)[0]
 
 
 if __name__ == "__main__":
