@@ -63,9 +63,10 @@ class ResilientWandbLogger(WandbLogger):
     once and then routed to `<save_dir>/wandb_fallback/metrics.csv`; training goes on.
 
     `id: null` uses the id stored in the run directory, so `ckpt_path=last` continues the same
-    W&B run (`resume="allow"`) instead of starting a new one."""
+    W&B run (`resume="allow"`) instead of starting a new one. `console_summary=false` (the default)
+    keeps W&B's history/summary block off the console; the run's data are unchanged."""
 
-    def __init__(self, *args: Any, id: str | None = None, resume: str | None = "allow", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, id: str | None = None, resume: str | None = "allow", console_summary: bool = False, **kwargs: Any) -> None:
         save_dir = kwargs.get("save_dir") or "."
         self.failure: str | None = None
         self._fallback: ResumableCSVLogger | None = None
@@ -77,6 +78,14 @@ class ResilientWandbLogger(WandbLogger):
             run_id = id
             log.warning("Could not store the W&B run id in %s (%s); a resumed run will start a new W&B run.", save_dir, err)
         super().__init__(*args, id=run_id, resume=resume, **kwargs)
+        # Lightning always passes `anonymous`, which W&B now only answers with a deprecation warning.
+        self._wandb_init.pop("anonymous", None)
+        if not console_summary:  # W&B's ~30-line history/summary footer; train.py prints the results block
+            settings = dict(self._wandb_init.get("settings") or {})
+            # offline: silent (the results block says where the run is and how to sync it);
+            # online: quiet, which keeps the run's URL on the console
+            settings.setdefault("silent" if kwargs.get("offline") else "quiet", True)
+            self._wandb_init["settings"] = settings
 
     # --- failure handling ----------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.evaluation import check_monitor_source
+from genstyle.callbacks.headline import format_value, headline
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
 from genstyle.cli.interrupts import stop_on_signals
+from genstyle.cli.quiet import quiet_third_party
 from genstyle.config_check import check_config, remove_created_folders, run_dir_existed
 from genstyle.errors import GenstyleError
 from genstyle.faults import explain_failure
@@ -121,7 +123,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics = scalar_metrics(trainer.callback_metrics)
         if cfg.get("test") and type(model).test_step is not pl.LightningModule.test_step:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)  # in the results block
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
         if not started and is_single_run() and not run_dir_existed(output_dir):  # never clean up a resumed run's folder
@@ -134,8 +136,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     finally:
         finish_wandb()
     log.info("Run finished. Results in %s (checkpoints/, samples/, metrics.json)", output_dir)
-    print(f"\nResults: {output_dir}\n  checkpoints: {output_dir / 'checkpoints'}\n  samples:     {output_dir / 'samples'}\n  metrics:     {output_dir / 'metrics.json'}")
+    print(results_block(metrics, output_dir))
     return metrics
+
+
+def results_block(metrics: dict[str, float], output_dir: Path) -> str:
+    """The closing lines of a run: its headline numbers, then where everything is."""
+    numbers = headline(metrics)
+    width = max((len(k) for k in numbers), default=0)
+    lines = ["", f"Results: {output_dir}"]
+    lines += [f"  {name:<{width}}  {format_value(value)}" for name, value in numbers.items()]
+    lines += [f"  checkpoints: {output_dir / 'checkpoints'}", f"  samples:     {output_dir / 'samples'}",
+              f"  metrics:     {output_dir / 'metrics.json'} (every logged number)"]
+    lines += [f"  W&B:         wandb sync {run}" for run in sorted((output_dir / "wandb").glob("offline-run-*"))[-1:]]
+    return "\n".join(lines)
 
 
 def objective(cfg: DictConfig) -> tuple[float | None, dict[str, float]]:
@@ -153,6 +167,7 @@ def objective(cfg: DictConfig) -> tuple[float | None, dict[str, float]]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
+    quiet_third_party()
     with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
         if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
             return run_sweep_job(cfg, objective)

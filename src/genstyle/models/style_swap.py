@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional import structural_similarity_index_measure
+
+# from .image: the re-export in torchmetrics.functional warns (FutureWarning) on every run
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.errors import GenstyleError, require
