@@ -19,6 +19,7 @@ from genstyle.callbacks.headline import format_value, headline
 from genstyle.callbacks.metrics_recorder import scalar_metrics
 from genstyle.checkpoint import read_checkpoint
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
+from genstyle.cli.failed_start import discard_failed_start
 from genstyle.cli.interrupts import stop_on_signals
 from genstyle.cli.quiet import quiet_third_party
 from genstyle.config_check import check_config, remove_created_folders, run_dir_existed
@@ -112,6 +113,7 @@ def finish_wandb() -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     started = False
+    trainer = None
     try:
         check_config(cfg)  # already done before the run dir existed (Hydra callback); sweeps and tests land here
         ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
@@ -126,9 +128,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)  # in the results block
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
-        if not started and is_single_run() and not run_dir_existed(output_dir):  # never clean up a resumed run's folder
+        fresh = is_single_run() and not run_dir_existed(output_dir)  # never clean up a resumed run's folder
+        if fresh and not started:
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
             remove_created_folders(output_dir)
+        elif fresh and trainer is not None and trainer.global_step == 0:  # failed before its first step: only the log stays
+            discard_failed_start(output_dir, HydraConfig.get().job.name)
         explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
         if explained is not None:
             raise explained from exc
