@@ -73,6 +73,21 @@ def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
         )
 
 
+def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list) -> pl.Trainer:
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    try:
+        return hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
+    except Exception as err:
+        cause = err.__cause__ if isinstance(err.__cause__, MisconfigurationException) else err
+        if isinstance(cause, MisconfigurationException) and "accelerator" in str(cause).lower():
+            raise GenstyleError(
+                f"trainer.accelerator={trainer_cfg.get('accelerator')}: {str(cause).strip()} Use trainer.accelerator=cpu "
+                "(or auto, which picks what this machine has)."
+            ) from err
+        raise
+
+
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
     pl.seed_everything(cfg.seed, workers=True)
@@ -83,7 +98,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     callbacks = instantiate_group(cfg.get("callbacks"))
     check_monitor_source(getattr(model, "monitor", None), callbacks)
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate_trainer(cfg.trainer, callbacks, loggers)
     for logger in loggers:
         logger.log_hyperparams(model.run_config)
     return datamodule, model, trainer
