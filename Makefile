@@ -41,8 +41,10 @@ browser:
 test: install browser
 	$(PY) -m pytest $(ARGS)
 
+# ruff, then the import rules of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) benchmarks/throughput.py

@@ -33,15 +33,16 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 import genstyle.metrics  # noqa: F401  registers fmnist-classifier
-from genstyle.callbacks.evaluation import generate, metric_settings
 from genstyle.cli.common import CONFIG_DIR
-from genstyle.data.datamodule import to_uint8
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.metrics.extractor import ImageTensorDataset
+from genstyle.metrics.generation import generate
 from genstyle.metrics.latent import vae_latent_metrics
 from genstyle.metrics.reference import load_or_compute_reference
+from genstyle.metrics.settings import metric_settings
 from genstyle.metrics.suite import evaluate_features
+from genstyle.pixels import to_uint8
 
 
 def compose_train(model: str, tmp: Path, *overrides: str):

@@ -69,3 +69,11 @@ def test_all_problems_reported_at_once_and_fast(tmp_path):
     problems = config_problems(config)
     assert time.perf_counter() - start < 1.0
     assert len(problems) == 3
+
+
+@pytest.mark.parametrize(("model", "family"), [("wgan_gp", "WGANGP"), ("cgan", "ConditionalGAN"), ("cvae", "ConditionalVAE")])
+def test_unknown_key_caught_for_targets_that_pass_kwargs_to_their_parent(tmp_path, model, family):
+    # These classes take **kwargs and hand them to GAN / VAE: their keys are the parents' too.
+    problems = config_problems(cfg(tmp_path, f"model={model}", "+model.typo=1"))
+    assert any(p.startswith(f"model.typo: unknown key for {family}; accepted keys:") for p in problems), problems
+    assert not any("model.latent_dim" in p for p in problems)  # a parent's key is accepted

@@ -14,11 +14,11 @@ import torch
 import torch.multiprocessing as mp
 from omegaconf import OmegaConf
 
-from genstyle.callbacks.evaluation import generate
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.metrics.classifier import FORMAT_VERSION, FashionClassifier
 from genstyle.metrics.distributed import gather_features, interleave_chunks
 from genstyle.metrics.fidelity import fid
+from genstyle.metrics.generation import generate
 from genstyle.sweep.job import relaunching_ddp
 from tests.conftest import CHEAP, run_cli
 

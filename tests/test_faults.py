@@ -11,8 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genstyle.checkpoint import read_checkpoint
-from genstyle.checkpoint_io import AtomicCheckpointIO
+from genstyle.checkpoints import AtomicCheckpointIO, read_checkpoint
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 from genstyle.models.components.losses import AdversarialLoss
@@ -66,7 +65,7 @@ def test_out_of_memory_names_batch_size_and_last_checkpoint(tmp_path, fmnist_roo
 
 
 def test_full_disk_while_checkpointing_keeps_previous_checkpoint(tmp_path, fmnist_root, monkeypatch):
-    import genstyle.checkpoint_io as checkpoint_io
+    import genstyle.checkpoints as checkpoint_io
 
     real_save, calls = torch.save, []
 
@@ -86,7 +85,7 @@ def test_full_disk_while_checkpointing_keeps_previous_checkpoint(tmp_path, fmnis
 
 
 def test_interrupted_checkpoint_write_never_replaces_the_target(tmp_path, monkeypatch):
-    import genstyle.checkpoint_io as checkpoint_io
+    import genstyle.checkpoints as checkpoint_io
 
     target = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"state": torch.ones(3)}, target)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from genstyle.checkpoint import read_checkpoint
+from genstyle.checkpoints import read_checkpoint
 from tests.conftest import ROOT, run_cli
 from tests.test_resume import BATCHES_PER_EPOCH, assert_same_run, tiny_run
 

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import open_dict
 
-from genstyle.checkpoint import read_checkpoint
+from genstyle.checkpoints import read_checkpoint
 from tests.conftest import ROOT, run_cli
 
 BATCHES_PER_EPOCH = 8  # 128 images / batch 16

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genstyle.checkpoint import read_checkpoint
+from genstyle.checkpoints import read_checkpoint
 from genstyle.errors import GenstyleError
 from tests.conftest import run_cli
 from tests.helpers.runs import trained_run

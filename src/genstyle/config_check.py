@@ -6,8 +6,8 @@ day it lands, with no second schema to keep in sync), and a table of range rules
 sizes, rates and probabilities whose type alone says too little. All problems are reported at
 once, each naming the key, the value given and what is accepted.
 
-`train.py` runs the check from a Hydra callback (`ValidateConfig.on_run_start`), i.e. before
-Hydra creates the run directory, and again at the start of `train()` for sweeps and tests.
+Schema only: `genstyle.cli.run_dir.ValidateConfig` (a Hydra callback) runs the check before Hydra
+creates the run directory, and `train()` again at its start for sweeps and tests.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -169,13 +167,37 @@ def import_target(target: str) -> Any:
     return obj
 
 
-def signature_of(target: Any) -> tuple[inspect.Signature, dict[str, Any]]:
-    sig = inspect.signature(target)
+def _hints(func: Any) -> dict[str, Any]:
     try:
-        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+        return typing.get_type_hints(func)
     except Exception:  # unresolvable forward references in a third-party class: check names only
-        hints = {}
-    return sig, hints
+        return {}
+
+
+def accepted_parameters(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    """(named parameters, their type hints, whether any key at all is accepted) of what a
+    `_target_` builds. A class whose `__init__` passes `**kwargs` on to its parent (WGAN-GP,
+    cGAN, cVAE) accepts its own parameters plus its parents', found along the MRO until an
+    `__init__` without `**kwargs`; the first definition of a name wins (a subclass's default)."""
+    named: dict[str, inspect.Parameter] = {}
+    hints: dict[str, Any] = {}
+    chain = [c for c in target.__mro__ if "__init__" in c.__dict__] if inspect.isclass(target) else [target]
+    for owner in chain:
+        func = owner.__init__ if inspect.isclass(target) else owner
+        sig = inspect.signature(func)
+        own_hints = _hints(func)
+        for name, param in sig.parameters.items():
+            if name == "self" or param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                continue
+            if name not in named:
+                named[name] = param
+                if name in own_hints:
+                    hints[name] = own_hints[name]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+            return named, hints, False
+        if not owner.__module__.startswith("genstyle"):
+            break  # a third-party base (e.g. LightningModule) takes **kwargs it does not declare
+    return named, hints, True
 
 
 def check_target_node(path: str, node: DictConfig, problems: list[str]) -> None:
@@ -187,12 +209,10 @@ def check_target_node(path: str, node: DictConfig, problems: list[str]) -> None:
                         "Check the spelling of the class path.")
         return
     try:
-        sig, hints = signature_of(target)
+        params, hints, takes_any = accepted_parameters(target)
     except (TypeError, ValueError):
         return
-    params = {n: p for n, p in sig.parameters.items() if n != "self"}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    named = {n for n, p in params.items() if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    named = set(params)
     short = str(target_name).rsplit(".", 1)[-1]
     for key in node.keys():
         if key in HYDRA_KEYS:
@@ -255,116 +275,3 @@ def check_config(cfg: DictConfig) -> None:
     if problems:
         listing = "\n  - ".join(problems)
         raise GenstyleError(f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}; nothing was run):\n  - {listing}")
-
-
-def exit_on_bad_config(cfg: DictConfig) -> None:
-    """For Hydra callbacks, where an exception would be printed with a traceback."""
-    import os
-
-    try:
-        check_config(cfg)
-    except GenstyleError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-
-
-try:
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover - hydra is a dependency; this keeps the module importable alone
-    _HydraCallback = object
-
-
-# Set by ValidateConfig for a single run: whether its run directory existed before this command
-# (a resume into an existing run). Such a folder is never cleaned up after a failure.
-RUN_DIR_EXISTED: dict[str, bool] = {}
-CREATED_FROM: dict[str, Path] = {}
-
-
-class ValidateConfig(_HydraCallback):
-    """Hydra callback (conf/hydra/default.yaml): checks the config of a single run before Hydra
-    creates its run directory, so a bad config leaves nothing behind. When the run directory
-    already holds a run (resuming with ckpt_path=last), Hydra's copies of the new config go to
-    `.hydra/resumed/` so the original `.hydra/config.yaml` is kept."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra.core.hydra_config import HydraConfig
-        from omegaconf import read_write
-
-        HydraConfig.instance().set_config(config)  # lets ${hydra:...} values resolve where they can
-        exit_on_bad_config(config)
-        try:
-            run_dir = Path(str(config.hydra.run.dir)).expanduser().resolve()
-        except Exception:
-            return
-        RUN_DIR_EXISTED[str(run_dir)] = run_dir.exists()
-        if not run_dir.exists():
-            top = run_dir
-            while not top.parent.exists() and top.parent != top.parent.parent:
-                top = top.parent
-            CREATED_FROM[str(run_dir)] = top  # the folders Hydra is about to create, outermost first
-            exit_on_unwritable(run_dir)
-        exit_on_missing_checkpoint(config, run_dir)
-        subdir = config.hydra.get("output_subdir")
-        if subdir and (run_dir / subdir / "config.yaml").is_file():
-            with read_write(config.hydra):  # Hydra's own config is read-only
-                config.hydra.output_subdir = f"{subdir}/resumed"
-
-
-def exit_on_unwritable(run_dir: Path) -> None:
-    """Fail cleanly when the run directory cannot be created, instead of Hydra's traceback. The
-    probe is a temporary folder in the nearest existing parent, removed at once."""
-    import os
-    import tempfile
-
-    parent = run_dir.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    try:
-        if not parent.is_dir():
-            raise NotADirectoryError(20, "Not a directory", str(parent))
-        os.rmdir(tempfile.mkdtemp(prefix=".genstyle-probe-", dir=parent))
-    except OSError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: hydra.run.dir={run_dir}: the run directory cannot be created ({err.strerror or err} at {parent}). "
-              "Choose a writable folder with hydra.run.dir=... or paths.log_dir=...", file=sys.stderr)
-        sys.exit(2)
-
-
-def exit_on_missing_checkpoint(config: DictConfig, run_dir: Path) -> None:
-    """`ckpt_path` that points nowhere fails before Hydra writes into an existing run folder."""
-    import os
-
-    from genstyle.cli.train import resolve_ckpt_path
-
-    try:
-        resolve_ckpt_path(config.get("ckpt_path"), run_dir)
-    except GenstyleError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-
-
-def remove_created_folders(output_dir: str | Path) -> None:
-    """After a run that never started: remove the (now empty) parent folders Hydra created for
-    it, e.g. outputs/runs/<date>/, so a failed command leaves nothing behind."""
-    run_dir = Path(output_dir).expanduser().resolve()
-    top = CREATED_FROM.get(str(run_dir))
-    if top is None:
-        return
-    folder = run_dir
-    while True:
-        try:
-            folder.rmdir()  # only empty folders: anything else stays
-        except OSError:
-            return
-        if folder == top or folder.parent == folder:
-            return
-        folder = folder.parent
-
-
-def run_dir_existed(output_dir: str | Path) -> bool:
-    return RUN_DIR_EXISTED.get(str(Path(output_dir).expanduser().resolve()), False)

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid
 
-from genstyle.data.datamodule import to_uint8
+from genstyle.pixels import to_uint8
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genstyle.callbacks.evaluation import Evaluation
 from genstyle.cli.train import train
 from genstyle.metrics.suite import EvalResult
 
@@ -62,8 +61,8 @@ def test_dcgan_best_checkpoint_follows_fid_and_interval_is_respected(make_cfg, c
 
 
 def test_samples_are_repeatable_and_conditional_labels_follow_the_data(make_cfg, classifier_weights):
-    from genstyle.callbacks.evaluation import generate
     from genstyle.cli.train import build
+    from genstyle.metrics.generation import generate
 
     datamodule, model, _ = build(make_cfg("model=cgan", f"metrics.classifier_weights={classifier_weights}"))
     skewed = torch.tensor([0.0, 0.0, 1.0] + [0.0] * 7)
@@ -84,11 +83,15 @@ def test_wandb_summary_sorts_by_best_fid_and_table_of_class_counts(tmp_path, mon
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="genstyle-test")
-    callback = Evaluation(str(tmp_path), {"min_samples": 2}, num_samples=10)
+    from genstyle.callbacks.eval_report import EvalReport
+    from genstyle.callbacks.sample_evaluation import SampleEvaluation
+    from genstyle.metrics.settings import MetricSettings
+
+    callback = SampleEvaluation(MetricSettings(min_samples=2), EvalReport(tmp_path, 64), 10, 0, 10, "test", 10)
     result = EvalResult({"fid": 1.0}, torch.tensor([3, 7]), {"extractor": "fmnist-classifier", "num_fake": 10})
     trainer = SimpleNamespace(loggers=[logger], global_step=0)
     try:
-        callback._log_to_wandb(trainer, result, ["a", "b"], torch.tensor([5, 5]))
+        callback.log_to_wandb(trainer, result, ["a", "b"], torch.tensor([5, 5]))
         for step, value in enumerate([3.0, 1.5, 2.0]):
             logger.experiment.log({"val/fid": value}, step=step + 1)
         summary = logger.experiment.summary

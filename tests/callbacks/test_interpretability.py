@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from genstyle import interpret
+from genstyle.callbacks import latent_views
 from genstyle.callbacks.interpretability import InterpretabilityViews, same_class_pairs
 from tests.models.helpers import build_model
 
@@ -21,7 +21,7 @@ def images(n: int, seed: int = 0) -> torch.Tensor:
 def test_interpolation_runs_between_the_two_images(make_cfg):
     model = build_model(make_cfg, "vae")
     a, b = images(2, 0), images(2, 1)
-    grid = interpret.interpolation(model, a, b, steps=5).view(2, 7, 1, 28, 28)
+    grid = latent_views.interpolation(model, a, b, steps=5).view(2, 7, 1, 28, 28)
     assert torch.equal(grid[:, 0], a) and torch.equal(grid[:, -1], b)  # real images framing each row
     with torch.no_grad():
         za, _ = model.encode(a)
@@ -34,7 +34,7 @@ def test_traversal_varies_one_dimension_per_row(make_cfg):
     model = build_model(make_cfg, "vae")
     x = images(1)
     values = torch.tensor([-3.0, 0.0, 3.0])
-    grid = interpret.traversal(model, x, [4, 7], values=values).view(2, 3, 1, 28, 28)
+    grid = latent_views.traversal(model, x, [4, 7], values=values).view(2, 3, 1, 28, 28)
     with torch.no_grad():
         z, _ = model.encode(x)
         z[0, 7] = 3.0
@@ -44,15 +44,15 @@ def test_traversal_varies_one_dimension_per_row(make_cfg):
 
 def test_top_kl_dims_are_the_most_informative():
     kl = torch.tensor([0.1, 2.0, 0.0, 5.0, 1.0])
-    assert interpret.top_kl_dims(kl, 3) == [3, 1, 4]
-    assert interpret.top_kl_dims(kl, 10) == [3, 1, 4, 0, 2]
+    assert latent_views.top_kl_dims(kl, 3) == [3, 1, 4]
+    assert latent_views.top_kl_dims(kl, 10) == [3, 1, 4, 0, 2]
 
 
 @pytest.mark.parametrize("name", ["cgan", "cvae"])
 def test_style_content_grid_rows_share_style_columns_share_class(make_cfg, name):
     model = build_model(make_cfg, name)
     styles = torch.randn(3, model.latent_dim, generator=torch.Generator().manual_seed(0))
-    grid = interpret.style_content_grid(model, styles).view(3, 10, 1, 28, 28)
+    grid = latent_views.class_style_grid(model, styles).view(3, 10, 1, 28, 28)
     with torch.no_grad():
         expected = model.decode_latent(styles[2:3].expand(10, -1), torch.arange(10))
     assert torch.allclose(grid[2], expected, atol=1e-5)
@@ -61,7 +61,7 @@ def test_style_content_grid_rows_share_style_columns_share_class(make_cfg, name)
 
 def test_style_content_grid_needs_a_conditional_model(make_cfg):
     with pytest.raises(Exception, match="class-conditional"):
-        interpret.style_content_grid(build_model(make_cfg, "dcgan"), torch.randn(2, 100))
+        latent_views.class_style_grid(build_model(make_cfg, "dcgan"), torch.randn(2, 100))
 
 
 def test_same_class_pairs():

@@ -12,11 +12,11 @@ import torch
 
 from genstyle.cli.train import build, train
 from genstyle.data import ImageDataModule
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import GenstyleError
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.metrics.fidelity import FidelitySettings
 from genstyle.metrics.translation import domain_name, load_targets, score_direction
+from genstyle.pixels import to_model_range
 from tests.data.unpaired_folder import write_two_domain_folder
 
 TINY_NETS = ["model.generator.ngf=4", "model.generator.n_blocks=1", "model.discriminator.ndf=4"]

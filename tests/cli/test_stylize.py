@@ -13,14 +13,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.stylize import stylize
 from genstyle.cli.train import train
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
+from genstyle.pixels import to_model_range, to_uint8
 from tests.cli.fake_stylers import (
     FakeConditionalStylizer,
     FakeSampler,

@@ -13,13 +13,13 @@ import torch_fidelity
 from PIL import Image
 
 import genstyle.metrics  # noqa: F401  (registers the extractor)
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.metrics.classifier import WEIGHTS_PATH, load_classifier, weights_sha256
 from genstyle.metrics.extractor import EXTRACTOR_NAME, FashionFeatureExtractor, ImageTensorDataset
 from genstyle.metrics.features import extract_features
 from genstyle.metrics.train_classifier import TrainConfig, train
+from genstyle.pixels import to_model_range
 
 # Small sets keep torch-fidelity's KID/ISC valid and the file fast.
 FIDELITY_KWARGS = dict(

@@ -10,7 +10,6 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 from torchvision.transforms.functional import gaussian_blur
 
 import genstyle.metrics  # noqa: F401  registers fmnist-classifier with torch-fidelity
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.metrics.backends import ClassifierBackend
@@ -25,6 +24,7 @@ from genstyle.metrics.fidelity import (
 )
 from genstyle.metrics.reference import compute_reference, reference_protocol
 from genstyle.metrics.suite import evaluate_features
+from genstyle.pixels import to_model_range, to_uint8
 
 N = 800
 

@@ -11,14 +11,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.stylize import stylize as stylize_cli
 from genstyle.cli.train import train
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
+from genstyle.pixels import to_model_range
 from tests.conftest import compose_train
 from tests.models.helpers import NO_EVAL, build_model
 
@@ -92,7 +92,7 @@ def test_bad_labels_and_images_are_clear_errors(make_cfg, test_images):
     with pytest.raises(GenstyleError, match=r"content must be a \(B, 1, 28, 28\) tensor"):
         model.stylize(images[:2, :, :14], images[2:4], labels[:2], labels[2:4])
     model.run_config = {"class_names": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}
-    with pytest.raises(GenstyleError, match="style_labels were not given and this model was not trained on Fashion-MNIST"):
+    with pytest.raises(GenstyleError, match="style_labels were not given and no classifier is attached"):
         model.stylize(images[:2], images[2:4], labels[:2])
     with pytest.raises(Exception, match="model.inversion_steps=-1 must be an integer >= 0"):
         build_model(make_cfg, "cgan", "model.inversion_steps=-1")

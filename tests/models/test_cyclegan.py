@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from genstyle.checkpoint import load_model
+from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 from genstyle.models.components.image_pool import ImagePool
@@ -187,12 +187,14 @@ class ConstantClassifier(nn.Module):
 def fashion_pair_validation(fmnist_root, tmp_path):
     import pytorch_lightning as pl
 
+    from genstyle.callbacks.translation_views import TranslationViews
     from genstyle.data import ImageDataModule
 
     dm = ImageDataModule(dataset="fashion_unpaired", root=str(fmnist_root), download=False, domain_a="sneaker",
                          domain_b="ankle_boot", num_classes=None, batch_size=8, val_size=8, train_subset=8)  # fmt: skip
     model = small_cyclegan(28, 1, domain_classes=("sneaker", "ankle_boot"))
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path, callbacks=[TranslationViews()])  # it measures the target class
     (result,) = trainer.validate(model, datamodule=dm)
     return result
 
@@ -212,7 +214,7 @@ def test_target_class_fraction_skipped_with_a_note_without_classifier(fmnist_roo
         raise GenstyleError("Classifier weights do not exist.")
 
     monkeypatch.setattr(classifier, "load_classifier", missing)
-    with caplog.at_level("WARNING", logger="genstyle.cyclegan"):
+    with caplog.at_level("WARNING", logger="genstyle.translation_views"):
         result = fashion_pair_validation(fmnist_root, tmp_path)
     assert "val/target_class_a2b" not in result and "val/cycle_l1_a" in result
     assert "classifier is unavailable (Classifier weights do not exist.)" in caplog.text

@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
+from genstyle.callbacks.translation_views import stylize_grid
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
-from genstyle.style_grid import style_content_grid
 
 OFF = ["model=style_swap", "callbacks.evaluation=null"]
 TRAIN_TERMS = ["train/d_loss", "train/g_loss", "train/recon", "train/adv", "train/content_recon", "train/style_recon"]
@@ -104,11 +104,11 @@ def test_sample_draws_pairs_from_stored_real_images(model):
 
 def test_style_content_grid_rows_share_a_style(model):
     content, style = torch.rand(3, 1, 28, 28) * 2 - 1, torch.rand(2, 1, 28, 28) * 2 - 1
-    grid = style_content_grid(model, content, style)
+    grid = stylize_grid(model, content, style)
     assert grid.shape == (3, 3 * 30 + 2, 4 * 30 + 2)  # make_grid repeats gray to RGB  # (1 + 2 styles) rows x (1 + 3 contents) columns
     cell = lambda r, c: grid[:, 2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]  # noqa: E731
     expected = model.stylize(content[1:2], style[1:2])
-    from genstyle.data.datamodule import to_uint8
+    from genstyle.pixels import to_uint8
 
     assert torch.equal(cell(2, 2)[0], to_uint8(expected[0])[0])  # row 2 = style 1, column 2 = content 1
 

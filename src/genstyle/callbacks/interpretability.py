@@ -1,6 +1,6 @@
 """Interpretability views at the end of training, saved to `<run dir>/views/` and logged.
 
-Which views a run gets follows from the model's interface (see `genstyle.interpret`): VAEs get
+Which views a run gets follows from the model's interface (see `genstyle.callbacks.latent_views`): VAEs get
 `interpolation.png` and `traversal.png`; conditional models `style_content.png`; other models
 none. `views.json` says how each picture was made (images used, latent dimensions and their KL).
 """
@@ -14,10 +14,10 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from genstyle import interpret
+from genstyle.callbacks import latent_views
 from genstyle.errors import require
 from genstyle.images import log_image, save_grid
-from genstyle.models.base import GenerativeModule
+from genstyle.models.base import GenerativeModule, evaluating
 
 
 def reference_batch(trainer: pl.Trainer) -> dict[str, torch.Tensor]:
@@ -64,9 +64,9 @@ class InterpretabilityViews(pl.Callback):
         labels = batch.get("label") if model.is_conditional else None
         out: dict[str, tuple[Path, str]] = {}
         facts: dict[str, object] = {"reference_images": len(images)}
-        if interpret.has_encoder(model):
+        if model.has_encoder:
             out.update(self._vae_views(model, images, labels, facts))
-        if interpret.has_style_content(model):
+        if latent_views.has_style_content(model):
             out.update(self._style_content(model, images, labels, facts))
         if out:
             self.dirpath.mkdir(parents=True, exist_ok=True)
@@ -82,14 +82,14 @@ class InterpretabilityViews(pl.Callback):
             starts, ends = list(range(0, 2 * n, 2)), list(range(1, 2 * n, 2))
         if starts:
             pair_labels = None if labels is None else labels[starts]
-            grid = interpret.interpolation(model, images[starts], images[ends], pair_labels, self.steps)
+            grid = latent_views.interpolation(model, images[starts], images[ends], pair_labels, self.steps)
             path = save_grid(grid, self.dirpath / "interpolation.png", nrow=self.steps + 2)
             out["interpolation"] = (path, "rows: real image, posterior-mean interpolation, real image")
             facts["interpolation"] = {"pairs": [[a, b] for a, b in zip(starts, ends, strict=True)], "steps": self.steps}
-        kl = interpret.kl_per_dimension(model, images, labels)
-        dims = interpret.top_kl_dims(kl, self.num_dims)
+        kl = latent_views.kl_per_dimension(model, images, labels)
+        dims = latent_views.top_kl_dims(kl, self.num_dims)
         values = torch.linspace(-3, 3, 9)
-        grid = interpret.traversal(model, images[:1], dims, None if labels is None else labels[:1], values)
+        grid = latent_views.traversal(model, images[:1], dims, None if labels is None else labels[:1], values)
         path = save_grid(grid, self.dirpath / "traversal.png", nrow=len(values))
         out["traversal"] = (path, f"rows: latent dims {dims} (highest KL first), columns: value -3..3")
         facts["traversal"] = {
@@ -100,14 +100,14 @@ class InterpretabilityViews(pl.Callback):
 
     def _style_content(self, model, images, labels, facts) -> dict[str, tuple[Path, str]]:
         r = min(self.num_styles, len(images))
-        if interpret.has_encoder(model):  # styles of real images, each shown at the start of its row
-            with interpret.evaluating(model):
+        if model.has_encoder:  # styles of real images, each shown at the start of its row
+            with evaluating(model):
                 styles, _ = model.encode(images[:r].to(model.device), labels[:r].to(model.device))
             style_images, source = images[:r], "posterior means of the first reference images (shown first)"
         else:
             generator = torch.Generator().manual_seed(0)
             styles, style_images, source = torch.randn(r, model.latent_dim, generator=generator), None, "z ~ N(0, I), seed 0"
-        grid = interpret.style_content_grid(model, styles, style_images)
+        grid = latent_views.class_style_grid(model, styles, style_images)
         ncol = model.num_classes + (style_images is not None)
         path = save_grid(grid, self.dirpath / "style_content.png", nrow=ncol)
         names = model.class_names() if hasattr(model, "class_names") else []

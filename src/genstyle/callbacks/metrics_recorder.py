@@ -12,6 +12,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from genstyle.files import write_json_atomic
+
 
 def scalar_metrics(metrics: dict) -> dict[str, float]:
     out = {}
@@ -23,12 +25,6 @@ def scalar_metrics(metrics: dict) -> dict[str, float]:
         if isinstance(value, (int, float)):
             out[key] = float(value)
     return out
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n")
-    os.replace(tmp, path)
 
 
 class MetricsRecorder(pl.Callback):

@@ -10,8 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from genstyle.cli.common import report_user_errors
-from genstyle.errors import GenstyleError
+from genstyle.errors import GenstyleError, report_user_errors
 from genstyle.report.html import render
 from genstyle.report.plots import curve_keys, headline_keys, plot_curves, plot_final, slug
 from genstyle.report.runs import find_runs, metric_keys

@@ -18,14 +18,15 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from genstyle.callbacks.evaluation import generate, metric_settings
-from genstyle.callbacks.metrics_recorder import write_json_atomic
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import decode_image, list_images
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.files import write_json_atomic
 from genstyle.metrics.backends import build_backend
+from genstyle.metrics.generation import generate
 from genstyle.metrics.latent import collapse_warning, vae_latent_metrics
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
+from genstyle.metrics.settings import metric_settings
 from genstyle.metrics.suite import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate_features
 
 DATASET_SHAPES = {"fashion_mnist": (1, 28), "mnist": (1, 28), "cifar10": (3, 32)}  # (channels, size)
@@ -175,7 +176,7 @@ def evaluate(cfg: DictConfig) -> dict:
     latent: dict[str, float] = {}
     notes: list[str] = []
     if cfg.ckpt_path is not None:
-        from genstyle.checkpoint import load_model
+        from genstyle.checkpoints import load_model
         from genstyle.models.base import GenerativeModule
 
         model, _ = load_model(cfg.ckpt_path, cfg.device)

@@ -8,13 +8,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.outputs import check_output_location, plural
-from genstyle.data.datamodule import to_uint8
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_uint8
 
 MAX_GRID_IMAGES = 4096  # a 64x64 grid; beyond that one PNG is unwieldy and costs gigabytes to build
 

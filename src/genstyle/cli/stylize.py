@@ -30,16 +30,16 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from genstyle.checkpoint import load_model
-from genstyle.cli.common import CONFIG_DIR, report_user_errors
+from genstyle.checkpoints import load_model
+from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.outputs import check_output_location, plural
-from genstyle.data.datamodule import to_model_range, to_uint8
-from genstyle.data.sources import IMAGE_SUFFIXES, decode_image, list_images
-from genstyle.errors import GenstyleError, require
+from genstyle.data.sources import FASHION_MNIST_CLASSES, IMAGE_SUFFIXES, decode_image, list_images
+from genstyle.domains import DIRECTIONS
+from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_model_range, to_uint8
 
-DIRECTIONS = ("a2b", "b2a")
 CAPABLE_MODELS = (
     "style_swap, cvae and cgan (stylize: content=... style=...), "
     "cyclegan (translate: content=... direction=a2b|b2a)"
@@ -147,6 +147,22 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
     )
 
 
+def attach_classifier(model: GenerativeModule, labels: dict[str, int]) -> None:
+    """A conditional model trained on Fashion-MNIST at 28x28 labels the images given without
+    classes with the Fashion-MNIST classifier; other models ask for the labels themselves."""
+    if len(labels) == 2 or not callable(getattr(model, "use_classifier", None)):
+        return
+    if model.image_shape != (1, 28, 28) or tuple(model.class_names()) != FASHION_MNIST_CLASSES:
+        return
+    from genstyle.metrics.classifier import load_classifier
+
+    try:
+        model.use_classifier(load_classifier())
+    except GenstyleError as err:
+        missing = " and ".join(k for k in ("content_labels", "style_labels") if k not in labels)
+        raise GenstyleError(f"{missing} were not given, so the images must be classified, but {err} Or pass {missing}.") from None
+
+
 def run_model(
     model: GenerativeModule, mode: str, content: torch.Tensor, style: torch.Tensor | None, direction: str | None,
     labels: dict[str, int] | None = None,
@@ -189,6 +205,9 @@ def stylize(cfg: DictConfig) -> list[Path]:
         if index is not None:
             require(mode == "stylize", f"{key}= is for class-conditional models (cvae, cgan), not for translation models.")
             labels[key] = index
+
+    if mode == "stylize":
+        attach_classifier(model, labels)
 
     content = Path(cfg.content).expanduser()
     out = Path(cfg.out).expanduser()

@@ -17,15 +17,14 @@ from omegaconf import DictConfig, OmegaConf
 from genstyle.callbacks.evaluation import check_monitor_source
 from genstyle.callbacks.headline import format_value, headline
 from genstyle.callbacks.metrics_recorder import scalar_metrics
-from genstyle.checkpoint import read_checkpoint
-from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, report_user_errors
+from genstyle.checkpoints import check_resumable, resolve_ckpt_path
+from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
 from genstyle.cli.failed_start import discard_failed_start
 from genstyle.cli.interrupts import stop_on_signals
 from genstyle.cli.quiet import quiet_third_party
-from genstyle.config_check import check_config, remove_created_folders, run_dir_existed
-from genstyle.errors import GenstyleError
-from genstyle.faults import explain_failure
-from genstyle.models.base import CHECKPOINT_KEY
+from genstyle.cli.run_dir import RunDirRecord, ValidateConfig
+from genstyle.config_check import check_config
+from genstyle.errors import GenstyleError, explain_failure, report_user_errors
 from genstyle.sweep.job import is_multirun, run_sweep_job
 
 log = logging.getLogger("genstyle.train")
@@ -36,41 +35,6 @@ def instantiate_group(group: DictConfig | None, **kwargs) -> list:
     if not group:
         return []
     return [hydra.utils.instantiate(node, **kwargs) for node in group.values() if node is not None and "_target_" in node]
-
-
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    if ckpt_path is None:
-        return None
-    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise GenstyleError(
-            f"ckpt_path={ckpt_path}: no checkpoint at {path}. Give the path of a .ckpt file written by "
-            "genstyle, or ckpt_path=last together with hydra.run.dir=<the run directory to resume>."
-        )
-    return str(path)
-
-
-def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
-    """Read the checkpoint with the safe loader and check it fits this run's model, so a foreign,
-    tampered or mismatched file fails with a message instead of deep inside Lightning."""
-    checkpoint = read_checkpoint(ckpt_path)
-    stored = (checkpoint[CHECKPOINT_KEY].get("config") or {}).get("model", {}).get("_target_")
-    wanted = f"{type(model).__module__}.{type(model).__qualname__}"
-    if stored and stored != wanted:
-        raise GenstyleError(
-            f"ckpt_path={ckpt_path} holds a {stored.rsplit('.', 1)[-1]} model but this run builds a "
-            f"{type(model).__qualname__}; resume with the same model=... (and settings) as the run that wrote it."
-        )
-    own = model.state_dict()
-    mismatched = [k for k, v in checkpoint["state_dict"].items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
-    missing = [k for k in own if k not in checkpoint["state_dict"]]
-    if mismatched or missing:
-        example = (mismatched or missing)[0]
-        raise GenstyleError(
-            f"ckpt_path={ckpt_path} does not fit this run's {type(model).__qualname__}: {len(mismatched)} tensors differ "
-            f"in shape and {len(missing)} are missing (e.g. {example}). Resume with the model and data settings "
-            "(image size, channels, widths) of the run that wrote it."
-        )
 
 
 def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list) -> pl.Trainer:
@@ -125,7 +89,9 @@ def finish_wandb() -> None:
                 log.warning("W&B could not close its run (%s: %s); the run's results are complete on disk.", type(err).__name__, err)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, float]:
+    """Fit (and test) one model. `run_dir` says what this command found before Hydra created the
+    run directory (`ValidateConfig`); a single run that fails before training removes what it made."""
     output_dir = Path(cfg.paths.output_dir)
     started = False
     trainer = None
@@ -143,10 +109,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)  # in the results block
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
-        fresh = is_single_run() and not run_dir_existed(output_dir)  # never clean up a resumed run's folder
+        fresh = is_single_run() and not (run_dir is not None and run_dir.existed)  # never clean up a resumed run's folder
         if fresh and not started:
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
-            remove_created_folders(output_dir)
+            if run_dir is not None:
+                run_dir.remove_created_folders(output_dir)
         elif fresh and trainer is not None and trainer.global_step == 0:  # failed before its first step: only the log stays
             discard_failed_start(output_dir, HydraConfig.get().job.name)
         explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
@@ -172,9 +139,9 @@ def results_block(metrics: dict[str, float], output_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def objective(cfg: DictConfig) -> tuple[float | None, dict[str, float]]:
+def objective(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> tuple[float | None, dict[str, float]]:
     """Train, then pick `optimized_metric` (what sweepers such as Optuna minimise) from the results."""
-    metrics = train(cfg)
+    metrics = train(cfg, run_dir)
     name = cfg.get("optimized_metric")
     if name is None:
         return None, metrics
@@ -191,7 +158,7 @@ def main(cfg: DictConfig) -> float | None:
     with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
         if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
             return run_sweep_job(cfg, objective)
-        return objective(cfg)[0]
+        return objective(cfg, ValidateConfig.record_for(cfg.paths.output_dir))[0]
 
 
 if __name__ == "__main__":

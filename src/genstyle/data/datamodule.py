@@ -30,18 +30,9 @@ from genstyle.data.unpaired import (
     load_unpaired_folder,
 )
 from genstyle.errors import GenstyleError, require
+from genstyle.pixels import to_model_range
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "image_folder", *UNPAIRED_DATASETS)
-
-
-def to_model_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 `[0, 255]` -> float `[-1, 1]`, the range every model and metric expects."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float `[-1, 1]` -> uint8 `[0, 255]` (the inverse of `to_model_range`, with clamping)."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 class InMemoryBatches(torch.utils.data.Dataset):

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from genstyle.data.sources import FASHION_MNIST_CLASSES, ImageSet, load_image_folder
 from genstyle.errors import GenstyleError, require
+from genstyle.pixels import to_model_range
 
 UNPAIRED_DATASETS = ("unpaired_folder", "fashion_unpaired")
 
@@ -117,8 +118,6 @@ class UnpairedBatches(Dataset):
         return len(self.data)
 
     def __getitem__(self, index: tuple[list[int], list[int]]) -> dict[str, torch.Tensor]:
-        from genstyle.data.datamodule import to_model_range
-
         idx_a, idx_b = (torch.as_tensor(i, dtype=torch.long) for i in index)
         return {
             "image": to_model_range(self.data.a.images[idx_a]),  # (B, C, H, W) domain A in [-1, 1]

@@ -18,8 +18,8 @@ from typing import Protocol
 
 import torch
 
-from genstyle.data.datamodule import to_uint8
 from genstyle.errors import GenstyleError, require
+from genstyle.pixels import to_uint8
 
 log = logging.getLogger("genstyle.metrics")
 

@@ -33,10 +33,10 @@ import torch
 import torch_fidelity
 from torch.utils.data import Dataset
 
-from genstyle.data.datamodule import to_uint8
 from genstyle.errors import GenstyleError
 from genstyle.metrics.classifier import IMAGE_SIZE, load_classifier, weights_sha256
 from genstyle.metrics.features import check_model_range
+from genstyle.pixels import to_uint8
 
 EXTRACTOR_NAME = "fmnist-classifier"
 FEATURES = "features"  # (N, 256) penultimate activations: FID, KID, precision/recall

@@ -11,9 +11,10 @@ from functools import lru_cache
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import GenstyleError
 from genstyle.metrics.classifier import FashionClassifier, load_classifier
+from genstyle.modes import evaluating
+from genstyle.pixels import to_model_range
 
 RANGE_TOLERANCE = 1e-3  # float noise around a tanh output; anything beyond means the wrong range
 
@@ -60,19 +61,15 @@ def extract_features(
     if images.dtype != torch.uint8:
         check_model_range(images)
     model = default_classifier() if model is None else model
-    was_training = model.training
-    model.eval()
     # The cached default lives on the CPU; moving it follows the data (a no-op when already there).
     model.to(images.device)
     feats, logits = [], []
-    try:
+    with evaluating(model):
         for chunk in images.split(batch_size):
             x = to_model_range(chunk) if chunk.dtype == torch.uint8 else chunk.float().clamp(-1, 1)
             f, lg = model.features_and_logits(x)
             feats.append(f.double().cpu())
             logits.append(lg.double().cpu())
-    finally:
-        model.train(was_training)
     if not feats:
         d = model.feature_dim
         return {"features": torch.empty(0, d, dtype=torch.float64), "logits": torch.empty(0, 10, dtype=torch.float64)}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.errors import GenstyleError
+from genstyle.modes import evaluating
+from genstyle.pixels import to_model_range
 
 ACTIVE_THRESHOLD = 0.01
 
@@ -29,10 +30,8 @@ def vae_latent_metrics(
         raise GenstyleError(f"{type(model).__name__} has no forward_loss; latent metrics apply to VAEs only.")
     if len(images) < 2:
         raise GenstyleError(f"Active units need the posterior means of at least 2 images, got {len(images)}.")
-    was_training = model.training
-    model.eval()
     means, kl_sum = [], 0.0
-    try:
+    with evaluating(model):
         for start in range(0, len(images), batch_size):
             batch = {"image": to_model_range(images[start : start + batch_size]).to(model.device)}
             if labels is not None:
@@ -40,8 +39,6 @@ def vae_latent_metrics(
             out = model.forward_loss(batch)
             means.append(out["posterior_mean"].double().cpu())
             kl_sum += float(out["kl"]) * len(batch["image"])
-    finally:
-        model.train(was_training)
     mean = torch.cat(means)  # (N, latent_dim)
     variance = mean.var(dim=0)  # across data, per latent dimension
     return {

@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.classifier import FORMAT_VERSION, WEIGHTS_PATH, FashionClassifier
+from genstyle.modes import evaluating
+from genstyle.pixels import to_model_range
 
 
 @dataclass
@@ -58,13 +59,11 @@ def augment(x: torch.Tensor, max_shift: int, flip: bool, generator: torch.Genera
 @torch.no_grad()
 def evaluate(model: FashionClassifier, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     """Top-1 accuracy of `model` on uint8 images `(N, 1, 28, 28)`."""
-    was_training = model.training
-    model.eval()
     correct = 0
-    for start in range(0, len(images), batch_size):
-        x = to_model_range(images[start : start + batch_size]).contiguous(memory_format=torch.channels_last)
-        correct += int((model(x).argmax(1) == labels[start : start + batch_size]).sum())
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(images), batch_size):
+            x = to_model_range(images[start : start + batch_size]).contiguous(memory_format=torch.channels_last)
+            correct += int((model(x).argmax(1) == labels[start : start + batch_size]).sum())
     return correct / len(images)
 
 

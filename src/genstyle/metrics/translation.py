@@ -15,17 +15,16 @@ from pathlib import Path
 
 import torch
 
-from genstyle.data.datamodule import to_model_range
 from genstyle.data.sources import list_images
+from genstyle.domains import SOURCE_AND_TARGET
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.distributed import gather_features, owns_chunk
 from genstyle.metrics.fidelity import FidelitySettings
 from genstyle.metrics.reference import ReferenceStats, load_or_compute_reference
 from genstyle.metrics.suite import EvalResult, evaluate_features
+from genstyle.pixels import to_model_range
 
-# direction -> (source side, target side)
-DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
 # What a one-domain comparison can say; IS and the class histogram metrics describe a
 # many-class sample set and are left out.
 TRANSLATION_METRICS = ("fid", "kid_mean", "kid_std", "precision", "recall")
@@ -87,7 +86,7 @@ def load_targets(
     images = {"a": domains.a.images, "b": domains.b.images}
     names = {side: domain_name(datamodule, side, split) for side in ("a", "b")}
     targets = {}
-    for direction, (src, dst) in DIRECTIONS.items():
+    for direction, (src, dst) in SOURCE_AND_TARGET.items():
         source = images[src][:num_samples]
         require(
             len(source) >= min_samples,

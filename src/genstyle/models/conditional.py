@@ -9,13 +9,14 @@ the cGAN's by GAN inversion) and swaps in the content image's class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from genstyle.errors import GenstyleError, require
+from genstyle.models.base import evaluating
 from genstyle.models.gan import GAN
 from genstyle.models.vae import VAE
-
-CLASSIFIER_SHAPE = (1, 28, 28)
 
 
 def require_num_classes(name: str, num_classes: int | None) -> None:
@@ -29,7 +30,8 @@ def require_num_classes(name: str, num_classes: int | None) -> None:
 
 class ConditionalStylize:
     """What `stylize` needs in both conditional families: input checks and, for images given
-    without labels, the Fashion-MNIST classifier (loaded on first use)."""
+    without labels, an image classifier that the caller attaches (`use_classifier`; the stylize
+    command attaches the Fashion-MNIST classifier). The model never loads one itself."""
 
     _classifier = None  # class attribute default; instances set a plain attribute, not a submodule
 
@@ -38,6 +40,11 @@ class ConditionalStylize:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+    def use_classifier(self, classifier: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Attach `classifier` (images `(B, C, H, W)` in [-1, 1] -> logits `(B, num_classes)`),
+        used to label content or style images given without labels."""
+        self._classifier = classifier
 
     def _check_images(self, images: torch.Tensor, who: str) -> torch.Tensor:
         require(
@@ -49,26 +56,15 @@ class ConditionalStylize:
         return images.float().to(self.device)
 
     def classify(self, images: torch.Tensor, who: str) -> torch.Tensor:
-        """Class indices `(B,)` from the Fashion-MNIST classifier, for images given without labels."""
-        names = self.class_names()
-        from genstyle.data.sources import FASHION_MNIST_CLASSES
-
-        if self.image_shape != CLASSIFIER_SHAPE or tuple(names) != FASHION_MNIST_CLASSES:
-            raise GenstyleError(
-                f"{who} were not given and this model was not trained on Fashion-MNIST (classes: "
-                f"{', '.join(names) or 'unknown'}), so the Fashion-MNIST classifier cannot label the images; "
-                f"pass {who}=<class indices>."
-            )
+        """Class indices `(B,)` from the attached classifier, for images given without labels."""
         if self._classifier is None:
-            try:
-                from genstyle.metrics.classifier import load_classifier
-            except ImportError as err:
-                raise GenstyleError(f"{who} were not given and the Fashion-MNIST classifier is unavailable ({err}); pass {who}.") from None
-            try:
-                self._classifier = load_classifier()
-            except GenstyleError as err:
-                raise GenstyleError(f"{who} were not given, so the images must be classified, but {err} Or pass {who}.") from None
-        classifier = self._classifier.to(self.device)
+            names = self.class_names()
+            raise GenstyleError(
+                f"{who} were not given and no classifier is attached to label the images (python stylize.py attaches "
+                f"the Fashion-MNIST classifier to models trained on Fashion-MNIST at 28x28; this model's classes: "
+                f"{', '.join(names) or 'unknown'}); pass {who}=<class indices>."
+            )
+        classifier = self._classifier.to(self.device) if isinstance(self._classifier, torch.nn.Module) else self._classifier
         return classifier(images).argmax(dim=1)
 
     def stylize_inputs(
@@ -140,7 +136,7 @@ class ConditionalGAN(ConditionalStylize, GAN):
         `restarts * (steps + 1)` generator forward and backward passes."""
         steps = self.inversion_steps if steps is None else steps
         was_training = self.training
-        self.eval()
+        self.eval()  # not `evaluating`: the optimisation of z needs gradients
         frozen = [(p, p.requires_grad) for p in self.generator.parameters()]
         for p, _ in frozen:
             p.requires_grad_(False)
@@ -179,18 +175,15 @@ class ConditionalGAN(ConditionalStylize, GAN):
     ) -> torch.Tensor:
         """`content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] -> `(B, C, H, W)` in [-1, 1]:
         the style image's latent code decoded with the content image's class. Labels not given come
-        from the Fashion-MNIST classifier (inversion needs the style image's class too).
+        from the attached classifier (inversion needs the style image's class too).
 
         A GAN has no encoder, so the style code is found by inversion (`invert`): an approximation
         that costs `inversion_restarts * (inversion_steps + 1)` generator passes per batch, not one.
         Deterministic: the starting codes come from a fixed seed, not the global RNG."""
-        was_training = self.training
-        self.eval()
-        content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
-        z = self.invert(style, style_labels)  # (B, latent_dim): the style code
-        out = self.generate(z, content_labels).clamp(-1, 1)
-        self.train(was_training)
-        return out
+        with evaluating(self):
+            content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
+            z = self.invert(style, style_labels)  # (B, latent_dim): the style code
+            return self.generate(z, content_labels).clamp(-1, 1)
 
 
 class ConditionalVAE(ConditionalStylize, VAE):
@@ -211,11 +204,8 @@ class ConditionalVAE(ConditionalStylize, VAE):
     ) -> torch.Tensor:
         """`content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] -> `(B, C, H, W)` in [-1, 1]:
         the style image's posterior-mean latent decoded with the content image's class. Labels not
-        given come from the Fashion-MNIST classifier (the encoder needs the style image's class too)."""
-        was_training = self.training
-        self.eval()
-        content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
-        mean, _ = self.encode(style, style_labels)  # (B, latent_dim): the style code
-        out = self.decode_mean(mean, content_labels)
-        self.train(was_training)
-        return out
+        given come from the attached classifier (the encoder needs the style image's class too)."""
+        with evaluating(self):
+            content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
+            mean, _ = self.encode(style, style_labels)  # (B, latent_dim): the style code
+            return self.decode_mean(mean, content_labels)

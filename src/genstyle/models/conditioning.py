@@ -1,4 +1,4 @@
-"""Class conditioning shared by the GAN and VAE families.
+"""Class conditioning, and sampling from the prior, shared by the GAN and VAE families.
 
 A model is class-conditional when it is built with `num_classes`. It then
 - needs a `label` in every batch (a clear error otherwise, never a silent unconditional run);
@@ -92,3 +92,15 @@ class LabelConditioning:
 
     def class_names(self) -> list[str]:
         return list((self.run_config or {}).get("class_names") or [])
+
+    # --- sampling from the prior ---------------------------------------------------------------
+
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """`sample`'s body for the latent-variable families (GAN, VAE and their conditional
+        versions): z ~ N(0, I), labels from the training distribution when a conditional model
+        is given none, decoded by `decode_latent`."""
+        labels = self.check_labels(labels, n)
+        z = self.noise(n, self.latent_dim, generator)
+        if labels is None and self.is_conditional:
+            labels = self.sample_labels(n, generator)  # the training label distribution
+        return self.decode_latent(z, labels)

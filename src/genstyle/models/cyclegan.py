@@ -8,24 +8,25 @@ means "measured on domain-A images", `a2b` means "the A -> B generator G".
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from genstyle.domains import DIRECTIONS
 from genstyle.errors import GenstyleError, require
-from genstyle.models.base import GenerativeModule, OptimizerFactory, check_positive
+from genstyle.models.base import (
+    GenerativeModule,
+    OptimizerFactory,
+    check_positive,
+    evaluating,
+)
 from genstyle.models.components.image_pool import ImagePool
-from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss, gradient_norm
-from genstyle.models.optim import check_optimizer
+from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
 
-log = logging.getLogger("genstyle.cyclegan")
-DIRECTIONS = ("a2b", "b2a")
 LOSS_ALIASES = {"vanilla": "non_saturating"}  # the CycleGAN code's name for the BCE loss
 NetworkFactory = Callable[[], nn.Module]  # a `_partial_: true` network config
 
@@ -80,8 +81,6 @@ class CycleGAN(GenerativeModule):
         require(decay_start_epoch is None or decay_start_epoch >= 0, f"model.decay_start_epoch={decay_start_epoch} must be >= 0 or null.")
         require(identity_alarm >= 0, f"model.identity_alarm={identity_alarm} must be >= 0.")
         require(grid_size >= 1 and sample_pool_size >= 1, "model.grid_size and model.sample_pool_size must be >= 1.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.gen_a2b, self.gen_b2a = generator(), generator()  # G: A -> B, F: B -> A
         self.disc_a, self.disc_b = discriminator(), discriminator()
@@ -92,11 +91,10 @@ class CycleGAN(GenerativeModule):
         self.decay_start_epoch, self.identity_alarm = decay_start_epoch, identity_alarm
         self.domain_classes = tuple(domain_classes) if domain_classes else (None, None)
         self.grid_size, self.sample_pool_size = grid_size, sample_pool_size
-        # Domain-A images sample() translates, and the fixed batch of the grids (CPU, not saved).
+        # Domain-A images sample() translates (CPU, not saved). The grids of A, G(A), F(G(A)), ...
+        # are drawn by callbacks/translation_views.py with `grid_size` images per row.
         self._sample_source: list[torch.Tensor] = []
         self._train_source: list[torch.Tensor] = []
-        self._grid_batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._aux: dict = {}  # the Fashion-MNIST classifier, kept out of the state dict
         self._gap = [0.0, 0]
 
     # --- the interface ------------------------------------------------------------------------
@@ -114,14 +112,10 @@ class CycleGAN(GenerativeModule):
             f"translate expects images of shape (B, {', '.join(map(str, self.image_shape))}) (the size this model "
             f"was trained on), got {tuple(x.shape)}; resize and convert the images first.",
         )
-        was_training = self.training
-        self.eval()
-        out = generator(x.to(self.device))
-        self.train(was_training)
-        return out
+        with evaluating(self):
+            return generator(x.to(self.device))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """A translation model has no prior to sample from, so `sample(n)` returns G(a) for the
         first `n` domain-A images the model holds: the validation images it saw (up to
         `model.sample_pool_size`; the first training batch when the run has no validation),
@@ -145,12 +139,10 @@ class CycleGAN(GenerativeModule):
         real_a, real_b = self._unpack(batch)  # (B, C, H, W) each, unpaired
         if not self._train_source:  # what sample() and the grids show when a run has no validation
             self._train_source.append(real_a[: self.sample_pool_size].detach().cpu())
-            if self._grid_batch is None:
-                self._grid_batch = (real_a[: self.grid_size].detach().cpu(), real_b[: self.grid_size].detach().cpu())
         n = len(real_a)
 
         # Generators, through both (frozen) discriminators.
-        with self.toggled_optimizer(opt_g):
+        def g_step() -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
             fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
             rec_a, rec_b = self.gen_b2a(fake_b), self.gen_a2b(fake_a)
             terms = {
@@ -164,22 +156,24 @@ class CycleGAN(GenerativeModule):
                 terms["idt_a"] = F.l1_loss(self.gen_b2a(real_a), real_a)
                 terms["idt_b"] = F.l1_loss(self.gen_a2b(real_b), real_b)
                 g_loss = g_loss + self.lambda_cycle * self.lambda_identity * (terms["idt_a"] + terms["idt_b"])
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            grad_norm_g = gradient_norm([*self.gen_a2b.parameters(), *self.gen_b2a.parameters()])
-            opt_g.step()
+            return g_loss, terms, fake_a, fake_b
+
+        (g_loss, terms, fake_a, fake_b), grad_norm_g = self.adversarial_step(
+            "g", opt_g, g_step, [*self.gen_a2b.parameters(), *self.gen_b2a.parameters()]
+        )
 
         # Discriminators on real images and pooled, detached fakes: this step never updates G.
-        with self.toggled_optimizer(opt_d):
+        def d_step() -> tuple[torch.Tensor, ...]:
             pooled_a, pooled_b = self.pool_a.query(fake_a.detach()), self.pool_b.query(fake_b.detach())
             real_logits_a, fake_logits_a = self.disc_a(real_a), self.disc_a(pooled_a)
             real_logits_b, fake_logits_b = self.disc_b(real_b), self.disc_b(pooled_b)
             d_a = self.adversarial.d_loss(real_logits_a, fake_logits_a)
             d_b = self.adversarial.d_loss(real_logits_b, fake_logits_b)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_a + d_b)
-            grad_norm_d = gradient_norm([*self.disc_a.parameters(), *self.disc_b.parameters()])
-            opt_d.step()
+            return d_a + d_b, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b
+
+        (_, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b), grad_norm_d = self.adversarial_step(
+            "d", opt_d, d_step, [*self.disc_a.parameters(), *self.disc_b.parameters()]
+        )
 
         # LSGAN targets are 1/0, the others' decision boundary is 0: "correct" is the nearer side.
         threshold = 0.5 if self.adversarial.mode == "lsgan" else 0.0
@@ -202,8 +196,7 @@ class CycleGAN(GenerativeModule):
         self.log("train/lr", self.lr_schedulers()[0].get_last_lr()[0], on_step=False, on_epoch=True)
 
     def on_train_epoch_end(self) -> None:
-        # After this epoch's validation (Lightning runs it first): grids, then the LR step.
-        self._save_grids()
+        # After this epoch's validation (Lightning runs it first) and the callbacks' grids.
         for scheduler in self.lr_schedulers():
             scheduler.step()
 
@@ -221,7 +214,7 @@ class CycleGAN(GenerativeModule):
         schedulers = [LambdaLR(opt, LinearDecay(start, max_epochs)) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], schedulers
 
-    # --- evaluation ---------------------------------------------------------------------------
+    # --- validation ---------------------------------------------------------------------------
 
     def _unpack(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if "image_b" not in batch:
@@ -239,9 +232,6 @@ class CycleGAN(GenerativeModule):
             held = sum(len(t) for t in self._sample_source)
             if held < self.sample_pool_size:
                 self._sample_source.append(real_a[: self.sample_pool_size - held].detach().cpu())
-        if batch_idx == 0:
-            k = self.grid_size
-            self._grid_batch = (real_a[:k].detach().cpu(), batch["image_b"][:k].detach().cpu())
         self._evaluate(batch, "val")
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -268,11 +258,6 @@ class CycleGAN(GenerativeModule):
             "identity_gap_b2a": gap_b2a,
             "identity_gap": (gap_a2b + gap_b2a) / 2,
         }
-        classifier = self._target_classifier()
-        if classifier is not None:
-            index_a, index_b = self._aux["class_index"]
-            metrics["target_class_a2b"] = (classifier(fake_b).argmax(1) == index_b).float().mean()
-            metrics["target_class_b2a"] = (classifier(fake_a).argmax(1) == index_a).float().mean()
         if prefix == "val" and not self.trainer.sanity_checking:
             self._gap[0] += float(metrics["identity_gap"]) * len(real_a)
             self._gap[1] += len(real_a)
@@ -293,45 +278,3 @@ class CycleGAN(GenerativeModule):
                 "model.lambda_cycle, or train longer.",
                 stacklevel=1,
             )
-
-    def _target_classifier(self) -> nn.Module | None:
-        """The Fashion-MNIST classifier when the domains are Fashion-MNIST classes at 28x28; None
-        (with one logged note) when its weights are not available."""
-        from genstyle.data.sources import FASHION_MNIST_CLASSES
-
-        if "classifier" not in self._aux:
-            self._aux["classifier"] = None
-            a, b = self.domain_classes
-            if a in FASHION_MNIST_CLASSES and b in FASHION_MNIST_CLASSES and self.image_shape == (1, 28, 28):
-                try:
-                    from genstyle.metrics.classifier import load_classifier
-
-                    self._aux["classifier"] = load_classifier()
-                    self._aux["class_index"] = (FASHION_MNIST_CLASSES.index(a), FASHION_MNIST_CLASSES.index(b))
-                except (ImportError, GenstyleError) as err:
-                    log.warning("val/target_class_* not computed: the Fashion-MNIST classifier is unavailable (%s)", err)
-        classifier = self._aux["classifier"]
-        return None if classifier is None else classifier.to(self.device)
-
-    # --- pictures -----------------------------------------------------------------------------
-
-    def cycle_grid(self, real_a: torch.Tensor, real_b: torch.Tensor) -> torch.Tensor:
-        """Rows A | G(A) | F(G(A)) | B | F(B) | G(F(B)), `k` columns: `(6k, C, H, W)`."""
-        fake_b, fake_a = self.translate(real_a, "a2b"), self.translate(real_b, "b2a")
-        rec_a, rec_b = self.translate(fake_b, "b2a"), self.translate(fake_a, "a2b")
-        k = min(len(real_a), len(real_b))
-        rows = [real_a, fake_b, rec_a, real_b, fake_a, rec_b]
-        return torch.cat([r[:k].to(self.device) for r in rows])
-
-    def _save_grids(self) -> None:
-        from genstyle.images import log_image, save_grid
-
-        if self._grid_batch is None or not self.trainer.is_global_zero:
-            return
-        real_a, real_b = self._grid_batch
-        images = self.cycle_grid(real_a, real_b)
-        nrow = min(len(real_a), len(real_b))
-        path = Path(self.trainer.default_root_dir) / "samples" / f"cycle_epoch_{self.current_epoch:03d}.png"
-        save_grid(images, path, nrow=nrow)
-        caption = f"epoch {self.current_epoch}: rows A, G(A), F(G(A)), B, F(B), G(F(B))"
-        log_image(self.trainer, "cycle", path, step=self.global_step, caption=caption)

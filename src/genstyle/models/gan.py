@@ -7,9 +7,8 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
-from genstyle.models.components.losses import AdversarialLoss, gradient_norm
+from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.conditioning import LabelConditioning
-from genstyle.models.optim import check_optimizer
 
 
 class GAN(LabelConditioning, GenerativeModule):
@@ -37,8 +36,6 @@ class GAN(LabelConditioning, GenerativeModule):
         super().__init__(image_shape, num_classes, monitor, monitor_mode)
         require(latent_dim > 0, f"model.latent_dim={latent_dim} must be > 0.")
         require(n_critic >= 1, f"model.n_critic={n_critic} must be >= 1.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
@@ -68,7 +65,7 @@ class GAN(LabelConditioning, GenerativeModule):
         z = self.noise(len(real), self.latent_dim)
 
         # Discriminator: real vs detached fake, so this step never updates G.
-        with self.toggled_optimizer(opt_d):
+        def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             fake = self.generate(z, labels).detach()
             real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
@@ -76,10 +73,9 @@ class GAN(LabelConditioning, GenerativeModule):
             if penalty is not None:
                 self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + penalty
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            grad_norm_d = gradient_norm(self.discriminator.parameters())
-            opt_d.step()
+            return d_loss, real_logits, fake_logits
+
+        (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
         metrics = {
             "train/d_loss": d_loss.detach(),
             "train/d_real_acc": (real_logits.detach() > 0).float().mean(),
@@ -92,12 +88,10 @@ class GAN(LabelConditioning, GenerativeModule):
 
         # Generator: every n_critic-th step, through a fresh pass of the updated D.
         if (batch_idx + 1) % self.n_critic == 0:
-            with self.toggled_optimizer(opt_g):
-                g_loss = self.adversarial.g_loss(self.discriminate(self.generate(z, labels), labels))
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(g_loss)
-                metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
-                opt_g.step()
+            g_loss, metrics["stability/grad_norm_g"] = self.adversarial_step(
+                "g", opt_g, lambda: self.adversarial.g_loss(self.discriminate(self.generate(z, labels), labels)),
+                self.generator.parameters(),
+            )
             metrics["train/g_loss"] = g_loss.detach()
         self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(real))
         self.log_dict({"d": d_loss.detach(), "g": metrics.get("train/g_loss", torch.nan)}, prog_bar=True, logger=False)
@@ -123,15 +117,3 @@ class GAN(LabelConditioning, GenerativeModule):
             self.g_optimizer_factory(self.generator.parameters()),
             self.d_optimizer_factory(self.discriminator.parameters()),
         ]
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        labels = self.check_labels(labels, n)
-        z = self.noise(n, self.latent_dim, generator)
-        if labels is None and self.is_conditional:
-            labels = self.sample_labels(n, generator)  # the training label distribution
-        was_training = self.training
-        self.eval()
-        images = self.generate(z, labels)
-        self.train(was_training)
-        return images

@@ -17,8 +17,6 @@ from a reference batch of real training images kept in the checkpoint (`referenc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,13 +24,10 @@ from torch import nn
 # from .image: the re-export in torchmetrics.functional warns (FutureWarning) on every run
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from genstyle.data.datamodule import to_model_range, to_uint8
 from genstyle.errors import GenstyleError, require
-from genstyle.images import log_image, save_png
-from genstyle.models.base import GenerativeModule, OptimizerFactory
-from genstyle.models.components.losses import AdversarialLoss, gradient_norm
-from genstyle.models.optim import check_optimizer
-from genstyle.style_grid import style_content_grid
+from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
+from genstyle.models.components.losses import AdversarialLoss
+from genstyle.pixels import to_model_range, to_uint8
 
 
 def style_statistics(x: torch.Tensor) -> torch.Tensor:
@@ -87,8 +82,6 @@ class StyleSwap(GenerativeModule):
             require(value >= 0, f"model.{key}={value} must be >= 0.")
         require(reference_size >= 2, f"model.reference_size={reference_size} must be >= 2 (sample() pairs two different images).")
         require(grid_size >= 2, f"model.grid_size={grid_size} must be >= 2.")
-        check_optimizer("model.g_optimizer", g_optimizer)
-        check_optimizer("model.d_optimizer", d_optimizer)
         self.automatic_optimization = False
         self.content_encoder, self.style_encoder = content_encoder, style_encoder
         self.decoder, self.discriminator = decoder, discriminator
@@ -99,7 +92,6 @@ class StyleSwap(GenerativeModule):
         # Real training images sample() draws pairs from; uint8 keeps checkpoints small.
         self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
         self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
-        self._grid_images: torch.Tensor | None = None  # first validation images, for the grid
         self.check_networks()
 
     def check_networks(self) -> None:
@@ -143,15 +135,11 @@ class StyleSwap(GenerativeModule):
         self.check_images("content", content)
         self.check_images("style", style)
         require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
-        was_training = self.training
-        self.eval()
-        style_code = self.style_encoder(style.to(self.device))
-        result = self.decode(self.content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
-        self.train(was_training)
-        return result
+        with evaluating(self):
+            style_code = self.style_encoder(style.to(self.device))
+            return self.decode(self.content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Stylize `n` random (content, style) pairs of different images from the reference batch
         of real training images stored in the model (the first `reference_size` it trained on)."""
         require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
@@ -180,19 +168,17 @@ class StyleSwap(GenerativeModule):
         donor = torch.roll(torch.arange(len(x), device=x.device), 1)  # image i takes the style of image i-1
 
         # Discriminator: real images vs detached swaps.
-        with self.toggled_optimizer(opt_d):
+        def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             with torch.no_grad():
                 content, style = self.encode(x)
                 swapped = self.decode(content, style[donor])
             real_logits, fake_logits = self.discriminator(x), self.discriminator(swapped)
-            d_loss = self.adversarial.d_loss(real_logits, fake_logits)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            grad_norm_d = gradient_norm(self.discriminator.parameters())
-            opt_d.step()
+            return self.adversarial.d_loss(real_logits, fake_logits), real_logits, fake_logits
+
+        (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
 
         # Encoders and decoder: reconstruction plus the three swap losses.
-        with self.toggled_optimizer(opt_g):
+        def g_step() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             content, style = self.encode(x)
             recon = self.decode(content, style)
             swapped = self.decode(content, style[donor])
@@ -203,11 +189,11 @@ class StyleSwap(GenerativeModule):
                 "content": normalised_l1(swapped_content, content),
                 "style": normalised_l1(swapped_style, style[donor]),
             }
-            g_loss = sum(self.weights[k] * v for k, v in terms.items())
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            grad_norm_g = gradient_norm(p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters())
-            opt_g.step()
+            return sum(self.weights[k] * v for k, v in terms.items()), terms
+
+        (g_loss, terms), grad_norm_g = self.adversarial_step(
+            "g", opt_g, g_step, [p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters()]
+        )
 
         metrics = {
             "train/d_loss": d_loss.detach(),
@@ -228,8 +214,6 @@ class StyleSwap(GenerativeModule):
         x = batch["image"]
         if len(x) < 2:
             return  # a last batch of one image has no other image to borrow a style from
-        if batch_idx == 0 and not self.trainer.sanity_checking:
-            self._grid_images = x[: self.grid_size].detach().cpu()
         style_img = torch.roll(x, 1, dims=0)
         content, style_code = self.encode(x)
         result = self.decode(content, style_code[torch.roll(torch.arange(len(x), device=x.device), 1)])
@@ -249,21 +233,6 @@ class StyleSwap(GenerativeModule):
             },
             on_epoch=True, batch_size=len(x),
         )  # fmt: skip
-
-    def on_train_epoch_end(self) -> None:
-        """Save and log the style x content grid (rows share a style, columns share a content)."""
-        if self.trainer is None or not self.trainer.is_global_zero:
-            return
-        images = self._grid_images
-        if images is None:  # no validation set: use the training images kept for sample()
-            count = int(self.reference_count)
-            images = to_model_range(self.reference[: min(count, self.grid_size)].cpu()) if count >= 2 else None
-        if images is None or len(images) < 2:
-            return
-        grid = style_content_grid(self, content=images, style=images.flip(0))
-        epoch = self.current_epoch
-        path = save_png(grid, Path(self.trainer.default_root_dir) / "samples" / f"style_content_epoch_{epoch:03d}.png")
-        log_image(self.trainer, "style_content_grid", path, step=self.global_step, caption=f"epoch {epoch}: rows share a style, columns a content")
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         generator_params = [p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters()]

@@ -11,7 +11,6 @@ from torch import nn
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.conditioning import LabelConditioning
-from genstyle.models.optim import check_optimizer
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -42,7 +41,6 @@ class VAE(LabelConditioning, GenerativeModule):
         require(likelihood in LIKELIHOODS, f"model.likelihood={likelihood!r} is not known; choose one of {', '.join(LIKELIHOODS)}.")
         require(beta >= 0, f"model.beta={beta} must be >= 0.")
         require(kl_warmup_steps >= 0, f"model.kl_warmup_steps={kl_warmup_steps} must be >= 0.")
-        check_optimizer("model.optimizer", optimizer)
         self.encoder, self.decoder, self.optimizer_factory = encoder, decoder, optimizer
         self.likelihood, self.beta, self.kl_warmup_steps = likelihood, beta, kl_warmup_steps
         self.latent_dim = latent_dim
@@ -115,17 +113,3 @@ class VAE(LabelConditioning, GenerativeModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
-
-    # --- the GenerativeModule interface --------------------------------------------------------
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        labels = self.check_labels(labels, n)
-        z = self.noise(n, self.latent_dim, generator)
-        if labels is None and self.is_conditional:
-            labels = self.sample_labels(n, generator)  # the training label distribution
-        was_training = self.training
-        self.eval()
-        images = self.decode_mean(z, labels)
-        self.train(was_training)
-        return images

@@ -114,7 +114,7 @@ def run_sweep_job(cfg: DictConfig, objective: Callable[[DictConfig], tuple[float
     try:
         value, metrics = objective(cfg)
     except Exception as exc:  # KeyboardInterrupt/SystemExit still stop the sweep
-        from genstyle.cli.common import user_error_in
+        from genstyle.errors import user_error_in
 
         user_error = user_error_in(exc)
         summary = f"error: {user_error}" if user_error is not None else f"{type(exc).__name__}: {exc}"

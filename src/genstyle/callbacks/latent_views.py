@@ -1,6 +1,7 @@
-"""Interpretability views of trained models, as image batches ready for `grid_image`.
+"""Latent-space views of trained models, as image batches ready for `grid_image` (drawn by
+`callbacks/interpretability.py`).
 
-- VAEs (anything with `encode` and `decode_latent`): latent interpolation between two real
+- VAEs (`model.has_encoder`: `encode` and `decode_latent`): latent interpolation between two real
   images, and latent traversals of the dimensions with the highest KL (the ones the model uses).
 - Conditional models (`is_conditional` and `decode_latent`): a style x content grid, where each
   row shares one latent code (the style) and each column one class (the content).
@@ -10,28 +11,10 @@ Every function runs in eval mode without gradients and returns images in [-1, 1]
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 
 from genstyle.errors import require
-from genstyle.models.base import GenerativeModule
-
-
-@contextmanager
-def evaluating(model: GenerativeModule) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def has_encoder(model: GenerativeModule) -> bool:
-    return callable(getattr(model, "encode", None)) and callable(getattr(model, "decode_latent", None))
+from genstyle.models.base import GenerativeModule, evaluating
 
 
 def has_style_content(model: GenerativeModule) -> bool:
@@ -92,7 +75,7 @@ def top_kl_dims(kl: torch.Tensor, k: int) -> list[int]:
     return kl.argsort(descending=True)[: min(k, len(kl))].tolist()
 
 
-def style_content_grid(
+def class_style_grid(
     model: GenerativeModule, styles: torch.Tensor, style_images: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Rows share a latent code from `styles` `(R, latent_dim)`, columns a class `0..K-1`:

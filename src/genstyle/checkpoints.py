@@ -1,0 +1,141 @@
+"""Checkpoints, in one place: reading them safely, writing them atomically, finding `last`,
+checking that one can resume a run, and rebuilding the model one holds.
+
+- Reading: `torch.load(weights_only=True)`, tensors and plain containers only, so a crafted file
+  cannot run code. The run config stored inside (see `GenerativeModule.on_save_checkpoint`)
+  rebuilds the model without the original run folder (`load_model`).
+- Writing (`AtomicCheckpointIO`, the trainer's checkpoint plugin): Lightning writes `last.ckpt`
+  in place, and a SIGKILL in the middle leaves a truncated file. Here every checkpoint goes to a
+  temporary file in the same folder and is renamed over the target (`os.replace` is atomic on
+  POSIX within one file system), so the target is always the previous complete checkpoint or
+  the new complete one.
+- Resuming: `resolve_ckpt_path` turns `ckpt_path=last` into the run's `checkpoints/last.ckpt`;
+  `check_resumable` fails with a message when a checkpoint does not fit the run's model.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from genstyle.errors import DISK_ERRNOS, GenstyleError
+from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, GenerativeModule
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict, or a GenstyleError saying why this file is not a usable checkpoint."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GenstyleError(f"ckpt_path={path}: no such file. Pass the .ckpt file of a genstyle run (outputs/.../checkpoints/last.ckpt).")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise GenstyleError(
+            f"ckpt_path={path} was refused by the safe loader: it contains objects other than tensors and "
+            f"plain containers ({str(err).splitlines()[0]}). It is not a genstyle checkpoint, or it was "
+            "tampered with; genstyle never unpickles arbitrary objects."
+        ) from None
+    except Exception as err:  # truncated zip, random bytes, a text file ...
+        raise GenstyleError(f"ckpt_path={path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from None
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise GenstyleError(
+            f"ckpt_path={path} is a PyTorch file but not a genstyle checkpoint (no '{CHECKPOINT_KEY}' section). "
+            "Use a checkpoint written by `python train.py`."
+        )
+    meta = checkpoint[CHECKPOINT_KEY]
+    if meta.get("format_version", 0) > CHECKPOINT_FORMAT_VERSION or not meta.get("config"):
+        raise GenstyleError(f"ckpt_path={path} was written by a newer or incompatible genstyle; upgrade genstyle to read it.")
+    return checkpoint
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[GenerativeModule, dict[str, Any]]:
+    """Rebuild the model of a checkpoint from its stored config and load its weights (eval mode)."""
+    import hydra
+    from omegaconf import OmegaConf
+
+    checkpoint = read_checkpoint(path)
+    config = OmegaConf.create(checkpoint[CHECKPOINT_KEY]["config"])
+    model = hydra.utils.instantiate(config.model)
+    missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
+    if missing or unexpected:
+        raise GenstyleError(
+            f"ckpt_path={path}: the weights do not fit the model its config describes "
+            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors). The file was modified or is damaged."
+        )
+    model.run_config = checkpoint[CHECKPOINT_KEY]["config"]
+    return model.to(device).eval(), checkpoint
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint file a run resumes from: `last` is the run directory's `checkpoints/last.ckpt`."""
+    if ckpt_path is None:
+        return None
+    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}. Give the path of a .ckpt file written by "
+            "genstyle, or ckpt_path=last together with hydra.run.dir=<the run directory to resume>."
+        )
+    return str(path)
+
+
+def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
+    """Read the checkpoint with the safe loader and check it fits this run's model, so a foreign,
+    tampered or mismatched file fails with a message instead of deep inside Lightning."""
+    checkpoint = read_checkpoint(ckpt_path)
+    stored = (checkpoint[CHECKPOINT_KEY].get("config") or {}).get("model", {}).get("_target_")
+    wanted = f"{type(model).__module__}.{type(model).__qualname__}"
+    if stored and stored != wanted:
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path} holds a {stored.rsplit('.', 1)[-1]} model but this run builds a "
+            f"{type(model).__qualname__}; resume with the same model=... (and settings) as the run that wrote it."
+        )
+    own = model.state_dict()
+    mismatched = [k for k, v in checkpoint["state_dict"].items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+    missing = [k for k in own if k not in checkpoint["state_dict"]]
+    if mismatched or missing:
+        example = (mismatched or missing)[0]
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path} does not fit this run's {type(model).__qualname__}: {len(mismatched)} tensors differ "
+            f"in shape and {len(missing)} are missing (e.g. {example}). Resume with the model and data settings "
+            "(image size, channels, widths) of the run that wrote it."
+        )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}.")
+        path = Path(path)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(checkpoint, fh)
+                fh.flush()
+                os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
+            os.replace(tmp, path)
+        except OSError as err:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if err.errno in DISK_ERRNOS:
+                previous = f"the previous {path.name} is intact" if path.is_file() else "no earlier checkpoint of this name exists"
+                raise GenstyleError(
+                    f"Could not write checkpoint {path}: {err.strerror or err} (errno {err.errno}); {previous}. "
+                    "Free disk space or make the folder writable, then resume with ckpt_path=last "
+                    f"hydra.run.dir={path.parent.parent}."
+                ) from err
+            raise
+        except BaseException:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise
