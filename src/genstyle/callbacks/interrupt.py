@@ -25,27 +25,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from genstyle.errors import AbortedByUser, TrainingInterrupted
+
 HANDLED = (signal.SIGINT, signal.SIGTERM)
-
-
-class TrainingInterrupted(BaseException):
-    """Training stopped on a signal. A BaseException, like KeyboardInterrupt: it is not a failure
-    that sweeps record and go on from, and no `except Exception` should swallow it."""
-
-    def __init__(self, signum: int, checkpoint: Path | None, epoch: int, step: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.checkpoint = checkpoint
-        self.epoch = epoch
-        self.step = step
-
-    @property
-    def exit_status(self) -> int:
-        return 128 + self.signum  # what a shell reports for a process ended by that signal
-
-
-class AbortedByUser(KeyboardInterrupt):
-    """The second Ctrl-C: stop at once, without a checkpoint."""
 
 
 def _say(text: str) -> None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from genstyle.callbacks.interrupt import AbortedByUser, TrainingInterrupted
+from genstyle.errors import AbortedByUser, TrainingInterrupted
 
 DROPPED_ON_RESUME = ("ckpt_path=", "hydra.run.dir=", "+ckpt_path=")
 

@@ -8,16 +8,12 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from genstyle.callbacks.evaluation import check_monitor_source
-from genstyle.callbacks.headline import format_value, headline
-from genstyle.callbacks.metrics_recorder import scalar_metrics
-from genstyle.checkpoints import check_resumable, resolve_ckpt_path
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
 from genstyle.cli.failed_start import discard_failed_start
 from genstyle.cli.interrupts import stop_on_signals
@@ -27,6 +23,11 @@ from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError, explain_failure, report_user_errors
 from genstyle.sweep.job import is_multirun, run_sweep_job
 
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+# Only hydra, omegaconf and light genstyle modules are imported here: `--help` and a config error
+# answer without importing torch, Lightning or W&B (each imported below, where a run needs it).
 log = logging.getLogger("genstyle.train")
 
 
@@ -54,6 +55,9 @@ def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list)
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
+    import pytorch_lightning as pl
+
+    from genstyle.callbacks.evaluation import check_monitor_source
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()  # finds (or downloads) the data before any logger writes to the run dir
@@ -92,6 +96,11 @@ def finish_wandb() -> None:
 def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, float]:
     """Fit (and test) one model. `run_dir` says what this command found before Hydra created the
     run directory (`ValidateConfig`); a single run that fails before training removes what it made."""
+    import pytorch_lightning as pl
+
+    from genstyle.callbacks.metrics_recorder import scalar_metrics
+    from genstyle.checkpoints import check_resumable, resolve_ckpt_path
+
     output_dir = Path(cfg.paths.output_dir)
     started = False
     trainer = None
@@ -129,6 +138,8 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
 
 def results_block(metrics: dict[str, float], output_dir: Path) -> str:
     """The closing lines of a run: its headline numbers, then where everything is."""
+    from genstyle.callbacks.headline import format_value, headline
+
     numbers = headline(metrics)
     width = max((len(k) for k in numbers), default=0)
     lines = ["", f"Results: {output_dir}"]
@@ -151,9 +162,23 @@ def objective(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> tuple[flo
     return (value if math.isfinite(value) else float("inf")), metrics
 
 
+def main() -> float | None:
+    """`python train.py ...`: misspelt keys are answered before Hydra composes the config."""
+    import sys
+
+    from genstyle.cli.typos import check_overrides
+    from genstyle.errors import exit_with_user_error
+
+    try:
+        check_overrides(sys.argv[1:], CONFIG_DIR, "train")
+    except GenstyleError as err:
+        exit_with_user_error(err)
+    return run()
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @report_user_errors
-def main(cfg: DictConfig) -> float | None:
+def run(cfg: DictConfig) -> float | None:
     quiet_third_party()
     with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
         if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
