@@ -28,8 +28,21 @@ class _DropPrefixes(logging.Filter):
         return not str(record.msg).startswith(IGNORED_LOG_PREFIXES)
 
 
+def plain_lightning_console() -> None:
+    """Lightning's own console lines as Lightning prints them (its message only, on stderr, not via
+    Hydra's timestamped handlers). Lightning sets this up itself when imported before logging is
+    configured; train.py imports it later, only when a run starts (start-up time)."""
+    for name in ("lightning_fabric", "pytorch_lightning"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.StreamHandler())
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
 def quiet_third_party() -> None:
     """Install the filters (idempotent); called by the commands before any training starts."""
+    plain_lightning_console()
     for message, _why in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
