@@ -46,6 +46,8 @@ class RunDirRecord:
         while True:
             try:
                 folder.rmdir()  # only empty folders: anything else stays
+            except FileNotFoundError:
+                pass  # the run directory itself, already removed with its last file
             except OSError:
                 return
             if folder == self.created_from or folder.parent == folder:

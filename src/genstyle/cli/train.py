@@ -120,6 +120,7 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
     except BaseException as exc:
         fresh = is_single_run() and not (run_dir is not None and run_dir.existed)  # never clean up a resumed run's folder
         if fresh and not started:
+            discard_failed_start(output_dir, HydraConfig.get().job.name)  # what the loggers wrote (csv/hparams.yaml)
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
             if run_dir is not None:
                 run_dir.remove_created_folders(output_dir)
