@@ -63,7 +63,7 @@ CASES = [
     # --- train.py: failed starts leave at most their log --------------------------------------------
     Case("train-explicit-data-root-missing", T, ("data.root={missing}", *FAST_TRAIN), r"data\.root={missing}: the folder does not exist"),
     Case("train-gpu-without-one", T, ("trainer.accelerator=gpu", "data.root={fmnist}", "logger=csv", "~callbacks.evaluation", "data.download=false"),
-         r"trainer\.accelerator=gpu: .*not available.*trainer\.accelerator=cpu"),
+         r"trainer\.accelerator=gpu: .*no such device.*trainer\.accelerator=cpu"),
     Case("train-val-size-larger-than-data", T, ("data.val_size=70000", "data.root={fmnist}", *FAST_TRAIN), r"data\.val_size=70000 leaves no training images \(60000 in total\)"),
     Case("train-wandb-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", "logger=wandb", "~callbacks.evaluation", "trainer.accelerator=cpu"), r"fake\.png"),
     Case("train-read-only-run-dir", T, ("hydra.run.dir=/sys/genstyle-run",), r"hydra\.run\.dir=/sys/genstyle-run: the run directory cannot be created"),

@@ -45,10 +45,11 @@ def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list)
         return hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     except Exception as err:
         cause = err.__cause__ if isinstance(err.__cause__, MisconfigurationException) else err
-        if isinstance(cause, MisconfigurationException) and "accelerator" in str(cause).lower():
+        accelerator = str(trainer_cfg.get("accelerator"))
+        if isinstance(cause, MisconfigurationException) and accelerator not in ("cpu", "auto"):
             raise GenstyleError(
-                f"trainer.accelerator={trainer_cfg.get('accelerator')}: {str(cause).strip()} Use trainer.accelerator=cpu "
-                "(or auto, which picks what this machine has)."
+                f"trainer.accelerator={accelerator}: {str(cause).strip()} This machine has no such device; use "
+                "trainer.accelerator=cpu (or auto, which picks what this machine has)."
             ) from err
         raise
 
