@@ -59,6 +59,13 @@ CASES = [
     Case("train-resume-other-model", T, ("model=dcgan", "model.monitor=null", "ckpt_path={vae_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"holds a VAE model but this run builds a GAN"),
     Case("train-resume-other-program", T, ("ckpt_path={foreign_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"not a genstyle checkpoint"),
     Case("train-resume-code-in-pickle", T, ("ckpt_path={evil_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"refused by the safe loader"),
+    Case("train-resume-truncated-checkpoint", T, ("ckpt_path={truncated_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"truncated\.ckpt.*not a readable PyTorch checkpoint"),
+    # --- train.py: failed starts leave at most their log --------------------------------------------
+    Case("train-explicit-data-root-missing", T, ("data.root={missing}", *FAST_TRAIN), r"data\.root={missing}: the folder does not exist"),
+    Case("train-gpu-without-one", T, ("trainer.accelerator=gpu", "data.root={fmnist}", "logger=csv", "~callbacks.evaluation", "data.download=false"),
+         r"trainer\.accelerator=gpu: .*no such device.*trainer\.accelerator=cpu"),
+    Case("train-val-size-larger-than-data", T, ("data.val_size=70000", "data.root={fmnist}", *FAST_TRAIN), r"data\.val_size=70000 leaves no training images \(60000 in total\)"),
+    Case("train-wandb-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", "logger=wandb", "~callbacks.evaluation", "trainer.accelerator=cpu"), r"fake\.png"),
     Case("train-read-only-run-dir", T, ("hydra.run.dir=/sys/genstyle-run",), r"hydra\.run\.dir=/sys/genstyle-run: the run directory cannot be created"),
     # --- generate.py ------------------------------------------------------------------------------
     Case("generate-no-checkpoint-given", G, (), r"ckpt_path is required"),
@@ -70,6 +77,9 @@ CASES = [
     Case("generate-zero-images", G, ("ckpt_path={vae_ckpt}", "n=0"), r"n=0 must be a positive integer"),
     Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n=abc must be a positive integer"),
     Case("generate-labels-for-unconditional", G, ("ckpt_path={vae_ckpt}", "labels=[3]", "out={user}/l.png"), r"labels=.*not class-conditional"),
+    Case("generate-output-inside-a-file", G, ("ckpt_path={vae_ckpt}", "out={existing_png}/x.png"), r"out=.*result\.png/x\.png: .*result\.png is a file"),
+    Case("generate-existing-output", G, ("ckpt_path={vae_ckpt}", "out={existing_png}"), r"out=.*result\.png: 1 output file already exists.*overwrite=true"),
+    Case("generate-huge-grid", G, ("ckpt_path={vae_ckpt}", "n=200000", "out={user}/big.png"), r"n=200000 with grid=true would be a single \d+x\d+-pixel PNG.*grid=false"),
     Case("generate-read-only-output", G, ("ckpt_path={vae_ckpt}", "out=/sys/genstyle/grid.png"), r"Could not write .*/sys/genstyle"),
     # --- evaluate.py ------------------------------------------------------------------------------
     Case("evaluate-unknown-key", E, ("samples=10",), r"Key 'samples' is not in struct"),
@@ -77,11 +87,13 @@ CASES = [
     Case("evaluate-png-not-an-image", E, ("generated={not_images}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"cannot read image {not_images}/fake\.png \(cannot identify image file"),
     Case("evaluate-wrong-size-images", E, ("generated={wrong_size}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"generated={wrong_size}: 4 of 64x64, but the metrics compare 28x28 images"),
     Case("evaluate-other-program-checkpoint", E, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
+    Case("evaluate-translation-checkpoint", E, ("ckpt_path={cyclegan_ckpt}",), r"holds a CycleGAN translation model, which has no samples of its own"),
     Case("evaluate-zero-samples", E, ("ckpt_path={vae_ckpt}", "num_samples=0"), r"num_samples=0 .*fewer than metrics\.min_samples"),
     # --- stylize.py -------------------------------------------------------------------------------
     Case("stylize-model-cannot-stylize", S, ("ckpt_path={vae_ckpt}", "content={gray}", "style={gray}", "out={user}/s.png"), r"cannot stylize or translate"),
     Case("stylize-colour-image-for-gray-model", S, ("ckpt_path={cvae_ckpt}", "content={rgb}", "style={gray}", "out={user}/s.png"), r"{rgb} is a colour \(RGB\) image but the model works on grayscale"),
     Case("stylize-existing-output", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}"), r"out={existing_png}: 1 output file\(s\) already exist.*overwrite=true"),
+    Case("stylize-output-inside-a-file", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}/r.png"), r"out=.*result\.png/r\.png: .*result\.png is a file"),
     Case("stylize-broken-link-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={broken_link}", "out={user}/s.png"), r"style={broken_link}: no such image file"),
     Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"cannot read image {not_images}/fake\.png \(cannot identify image file"),
     # --- compare.py -------------------------------------------------------------------------------
@@ -95,8 +107,10 @@ CASES = [
 # stays, with its log. Config errors are found before the folder exists and leave nothing.
 FAIL_AFTER_START = {
     "train-missing-data-folder", "train-truncated-gzip", "train-empty-image-folder", "train-png-not-an-image",
-    "train-resume-other-model", "train-resume-other-program", "train-resume-code-in-pickle",
+    "train-val-size-larger-than-data", "train-wandb-png-not-an-image",
 }
+# Errors that are the user's (bad config, data, file or checkpoint) exit 2; Hydra's own errors exit 1.
+HYDRA_ERRORS = {"train-unknown-group-option", "train-unknown-key", "evaluate-unknown-key"}
 
 
 def png(path: Path, array: np.ndarray) -> Path:
@@ -123,9 +137,11 @@ def user(tmp_path_factory, fmnist_root) -> dict[str, str]:
     base = tmp_path_factory.getbasetemp()
     home = tmp_path_factory.mktemp("user")
     vae_run, cvae_run = trained_run(base, fmnist_root, "vae"), trained_run(base, fmnist_root, "cvae")
+    cyclegan_run = trained_run(base, fmnist_root, "cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot")
     paths = {"user": home, "fmnist": fmnist_root, "missing": home / "does-not-exist"}
     paths["vae_ckpt"] = Path(shutil.copy(vae_run / "checkpoints" / "last.ckpt", home / "vae.ckpt"))
     paths["cvae_ckpt"] = Path(shutil.copy(cvae_run / "checkpoints" / "last.ckpt", home / "cvae.ckpt"))
+    paths["cyclegan_ckpt"] = Path(shutil.copy(cyclegan_run / "checkpoints" / "last.ckpt", home / "cyclegan.ckpt"))
     torch.save({"conv1.weight": torch.zeros(8, 1, 3, 3), "fc.bias": torch.zeros(10)}, paths.setdefault("foreign_ckpt", home / "resnet.pth"))
     data = paths["vae_ckpt"].read_bytes()
     (paths.setdefault("truncated_ckpt", home / "truncated.ckpt")).write_bytes(data[: len(data) // 2])
@@ -189,14 +205,18 @@ def test_enough_cases_across_every_cli():
 def test_bad_input(case: Case, results, user):
     result, cwd = results[case.id]
     assert result.returncode != 0, f"exit 0 for {case.id}:\n{result.stdout[-1500:]}"
+    if case.id not in HYDRA_ERRORS:
+        assert result.returncode == 2, (case.id, result.returncode, result.stderr[-2000:])
     assert TRACEBACK not in result.stderr, result.stderr[-3000:]
     import re
 
     pattern = case.expect.format(**{k: re.escape(v) for k, v in user.items()})
     assert re.search(pattern, result.stderr, re.IGNORECASE | re.DOTALL), f"message does not match {pattern!r}:\n{result.stderr[-3000:]}"
     if case.id in FAIL_AFTER_START:
-        # the run had started (its folder and log exist for the user to read); nothing was trained
-        assert not list(cwd.rglob("*.ckpt")), list(cwd.rglob("*.ckpt"))
+        # the run had started: at most its log stays for the user to read, nothing else (no config copies,
+        # no empty checkpoints/ or csv/, no W&B run that `wandb sync` would upload as an empty run)
+        left = [p for p in cwd.rglob("*") if p.is_file()]
+        assert [p.name for p in left] in ([], ["train.log"]), left
     else:
         assert list(cwd.iterdir()) == [], f"left behind in the working directory: {list(cwd.rglob('*'))}"
 

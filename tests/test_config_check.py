@@ -47,7 +47,7 @@ def test_every_shipped_data_config_passes(tmp_path, data):
         ("seed=-1", "seed=-1: must be an integer in [0, 2**32)"),
         ("test=maybe", "test='maybe': must be true or false"),
         ("+model.learning_rate=1e-3", "model.learning_rate: unknown key for VAE; accepted keys:"),
-        ("+trainer.max_epoch=3", "trainer.max_epoch: unknown key for Trainer; accepted keys:"),
+        ("+trainer.max_epoch=3", "trainer.max_epoch: unknown key for Trainer; did you mean trainer.max_epochs?; accepted keys:"),
         ("model.likelihood=42", "model.likelihood=42: wrong type for VAE; expected str"),
         ("model.encoder._target_=genstyle.nope.Encoder", "model.encoder._target_=genstyle.nope.Encoder: cannot be imported"),
         ("callbacks.sample_grid.num_samples=0", "callbacks.sample_grid.num_samples=0: must be a positive integer"),

@@ -160,9 +160,18 @@ def test_wandb_failing_mid_run_keeps_training(tmp_path, fmnist_root, monkeypatch
     assert (tmp_path / "run" / "wandb_run_id").read_text().strip()
 
 
-def test_wandb_run_id_is_kept_for_resume(tmp_path):
+def test_wandb_run_id_is_kept_for_resume(tmp_path, monkeypatch):
+    import wandb
+
     from genstyle.loggers import ResilientWandbLogger
 
+    created = []
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: created.append(kwargs) or SimpleNamespace(config=SimpleNamespace(update=lambda *a, **k: None)))
     first = ResilientWandbLogger(save_dir=str(tmp_path), offline=True, project="genstyle")
+    first.log_hyperparams({"lr": 0.1})
+    # nothing exists until the first number is logged: a start that fails leaves no W&B run and no id file
+    assert created == [] and list(tmp_path.iterdir()) == []
+    assert first.experiment is not None
+    assert [c["id"] for c in created] == [first._wandb_init["id"]] and "anonymous" not in created[0]
     again = ResilientWandbLogger(save_dir=str(tmp_path), offline=True, project="genstyle")
     assert first._wandb_init["id"] == again._wandb_init["id"] and again._wandb_init["resume"] == "allow"

@@ -18,6 +18,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -219,7 +220,8 @@ def check_target_node(path: str, node: DictConfig, problems: list[str]) -> None:
             continue
         if key not in named:
             if not takes_any:
-                problems.append(f"{path}.{key}: unknown key for {short}; accepted keys: {', '.join(sorted(named)) or '(none)'}.")
+                problems.append(f"{path}.{key}: unknown key for {short}{did_you_mean(str(key), path, node, named)}; "
+                                f"accepted keys: {', '.join(sorted(named)) or '(none)'}.")
             continue
         if OmegaConf.is_missing(node, key) or OmegaConf.is_interpolation(node, key) or key in RULES:
             continue  # interpolated values are checked where they are set; RULES give the better message
@@ -237,7 +239,72 @@ def check_target_node(path: str, node: DictConfig, problems: list[str]) -> None:
                 problems.append(f"{path}.{name}: required by {short} but not set; add {path}.{name}=<value>.")
 
 
-def config_problems(cfg: DictConfig) -> list[str]:
+def module_source(module_name: str) -> Path | None:
+    """The source file of `module_name`, found on sys.path without importing it or its packages
+    (importlib.util.find_spec would import the parent packages, i.e. torch for torch.optim)."""
+    import sys
+
+    parts = module_name.split(".")
+    for entry in sys.path:
+        base = Path(entry or ".").joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def static_parameters(target_name: str) -> set[str] | None:
+    """The keyword names of a class whose own `__init__` takes no `**kwargs`, read from its source
+    with `ast` (no import: a typo is answered before torch is loaded); None when that cannot tell
+    (the class is re-exported, inherits its `__init__`, or forwards `**kwargs`)."""
+    import ast
+
+    module_name, _, class_name = target_name.rpartition(".")
+    source = module_source(module_name) if module_name else None
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    args = item.args
+                    if args.kwarg is not None:
+                        return None
+                    return {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)} - {"self"}
+            return None
+    return None
+
+
+def static_unknown_keys(path: str, node: DictConfig, problems: list[str]) -> None:
+    names = static_parameters(str(node.get("_target_")))
+    if names is None:
+        return
+    short = str(node.get("_target_")).rsplit(".", 1)[-1]
+    for key in node.keys():
+        if key not in HYDRA_KEYS and key not in names:
+            problems.append(f"{path}.{key}: unknown key for {short}{did_you_mean(str(key), path, node, names)}; "
+                            f"accepted keys: {', '.join(sorted(names)) or '(none)'}.")
+
+
+def did_you_mean(key: str, path: str, node: DictConfig, names: set[str] | list[str]) -> str:
+    """`; did you mean trainer.max_epochs?` from the node's own keys (close spellings) and from
+    its sub-nodes that hold `key` (model.lr -> model.optimizer.lr, model.g_optimizer.lr)."""
+    import difflib
+
+    close = [f"{path}.{n}" for n in difflib.get_close_matches(key, sorted(str(n) for n in names if n != key), n=2, cutoff=0.75)]
+    nested = [f"{path}.{child}.{key}" for child in node.keys()
+              if isinstance(value_at(node, child), DictConfig) and key in value_at(node, child)]
+    options = list(dict.fromkeys(nested + close))
+    return f"; did you mean {' or '.join(options)}?" if options else ""
+
+
+def config_problems(cfg: DictConfig, targets: bool = True) -> list[str]:
+    """Every problem of `cfg`; `targets=False` skips the checks that import the classes named by
+    `_target_` (torch, Lightning), so a range or missing-value error is reported in a fraction of a second."""
     problems: list[str] = []
     for key, (ok, accepted) in TOP_LEVEL.items():
         if key in cfg and not OmegaConf.is_missing(cfg, key):
@@ -249,13 +316,13 @@ def config_problems(cfg: DictConfig) -> list[str]:
         if node is None:
             continue
         if isinstance(node, DictConfig) and "_target_" in node:
-            check_target_node(group, node, problems)
+            (check_target_node if targets else static_unknown_keys)(group, node, problems)
         for path, name, value, parent in leaves(node, group):
             if value == "???":
                 problems.append(f"{path} must be set (it has no default), e.g. {path}=<value>.")
                 continue
             if isinstance(value, DictConfig) and "_target_" in value:
-                check_target_node(path, value, problems)
+                (check_target_node if targets else static_unknown_keys)(path, value, problems)
             rule = RULES.get(str(name))
             interpolated = isinstance(parent, DictConfig) and OmegaConf.is_interpolation(parent, name)
             if rule is not None and not interpolated and value is not Unresolved and not isinstance(value, DictConfig):
@@ -270,8 +337,9 @@ def config_problems(cfg: DictConfig) -> list[str]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise one GenstyleError listing every problem of `cfg` (nothing has run yet)."""
-    problems = config_problems(cfg)
+    """Raise one GenstyleError listing every problem of `cfg` (nothing has run yet). The checks that
+    need no import run first; the classes are imported only for a config that passes them."""
+    problems = config_problems(cfg, targets=False) or config_problems(cfg)
     if problems:
         listing = "\n  - ".join(problems)
         raise GenstyleError(f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}; nothing was run):\n  - {listing}")

@@ -29,6 +29,29 @@ class GenstyleError(Exception):
     """
 
 
+class TrainingInterrupted(BaseException):
+    """Training stopped on SIGINT / SIGTERM (`callbacks.interrupt.GracefulInterrupt`). A BaseException,
+    like KeyboardInterrupt: not a failure that sweeps record and go on from, and no `except Exception`
+    may swallow it. `checkpoint` is the file written for the current step, or None."""
+
+    def __init__(self, signum: int, checkpoint: Path | None, epoch: int, step: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.checkpoint = checkpoint
+        self.epoch = epoch
+        self.step = step
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process ended by that signal
+
+
+class AbortedByUser(KeyboardInterrupt):
+    """The second Ctrl-C: stop at once, without a checkpoint."""
+
+
 def require(condition: bool, message: str) -> None:
     """Raise a GenstyleError with `message` unless `condition` holds."""
     if not condition:
@@ -86,10 +109,13 @@ def user_error_in(exc: BaseException) -> BaseException | None:
     """The user-fixable error behind `exc`, looking through wrappers (Hydra's
     InstantiationException, Lightning's re-raises) via the cause/context chain."""
     from omegaconf.errors import MissingMandatoryValue
-    from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+    # Lightning's exception can only exist once Lightning is imported: a config error must not pay
+    # for importing it (start-up time)
+    lightning = sys.modules.get("pytorch_lightning.utilities.exceptions")
+    user_types = (GenstyleError, lightning.MisconfigurationException) if lightning else (GenstyleError,)
     for err in _chain(exc):
-        if isinstance(err, (GenstyleError, MisconfigurationException)):
+        if isinstance(err, user_types):
             return err
         if isinstance(err, MissingMandatoryValue):  # a `???` value the user did not give
             key = getattr(err, "full_key", None) or str(err).split(":", 1)[-1].split()[0]

@@ -44,18 +44,24 @@ class ResumableCSVLogger(CSVLogger):
         return self._experiment
 
 
-def run_id_for(save_dir: str | os.PathLike) -> str:
-    """The W&B run id of this run directory: read back on resume, created (and stored) otherwise."""
+def stored_run_id(save_dir: str | os.PathLike) -> str | None:
+    """The W&B run id a run directory already holds (a resume), else None."""
     path = Path(save_dir) / RUN_ID_FILE
     if path.is_file():
-        run_id = path.read_text().strip()
-        if run_id:
-            return run_id
+        return path.read_text().strip() or None
+    return None
+
+
+def new_run_id() -> str:
     alphabet = string.ascii_lowercase + string.digits  # the form of W&B's own run ids
-    run_id = "".join(secrets.choice(alphabet) for _ in range(8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(run_id + "\n")
-    return run_id
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def store_run_id(save_dir: str | os.PathLike, run_id: str) -> None:
+    path = Path(save_dir) / RUN_ID_FILE
+    if stored_run_id(save_dir) != run_id:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(run_id + "\n")
 
 
 class ResilientWandbLogger(WandbLogger):
@@ -63,20 +69,32 @@ class ResilientWandbLogger(WandbLogger):
     once and then routed to `<save_dir>/wandb_fallback/metrics.csv`; training goes on.
 
     `id: null` uses the id stored in the run directory, so `ckpt_path=last` continues the same
-    W&B run (`resume="allow"`) instead of starting a new one."""
+    W&B run (`resume="allow"`) instead of starting a new one. `console_summary=false` (the default)
+    keeps W&B's history/summary block off the console; the run's data are unchanged."""
 
-    def __init__(self, *args: Any, id: str | None = None, resume: str | None = "allow", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, id: str | None = None, resume: str | None = "allow", console_summary: bool = False, **kwargs: Any) -> None:
         save_dir = kwargs.get("save_dir") or "."
         self.failure: str | None = None
         self._fallback: ResumableCSVLogger | None = None
         self._fallback_dir = save_dir
         self._hparams: dict[str, Any] = {}
+        # The id is chosen now but stored (and the W&B run created) only when the first number is
+        # logged, once training runs: a start that fails leaves no W&B run to sync and no id file.
+        self._save_dir_for_id = save_dir
+        self._pending_hparams = False
         try:
-            run_id = id or run_id_for(save_dir)
-        except OSError as err:  # an unwritable run dir fails later, with its own message
-            run_id = id
-            log.warning("Could not store the W&B run id in %s (%s); a resumed run will start a new W&B run.", save_dir, err)
+            run_id = id or stored_run_id(save_dir) or new_run_id()
+        except OSError:  # an unreadable run dir fails later, with its own message
+            run_id = id or new_run_id()
         super().__init__(*args, id=run_id, resume=resume, **kwargs)
+        # Lightning always passes `anonymous`, which W&B now only answers with a deprecation warning.
+        self._wandb_init.pop("anonymous", None)
+        if not console_summary:  # W&B's ~30-line history/summary footer; train.py prints the results block
+            settings = dict(self._wandb_init.get("settings") or {})
+            # offline: silent (the results block says where the run is and how to sync it);
+            # online: quiet, which keeps the run's URL on the console
+            settings.setdefault("silent" if kwargs.get("offline") else "quiet", True)
+            self._wandb_init["settings"] = settings
 
     # --- failure handling ----------------------------------------------------------------------
 
@@ -113,15 +131,31 @@ class ResilientWandbLogger(WandbLogger):
         """The W&B run; after a failure (also when it cannot start) an object that ignores every call."""
         if self.failure is None:
             try:
-                return WandbLogger.experiment.fget(self)
+                created = self._experiment is None
+                experiment = WandbLogger.experiment.fget(self)
+                if created:
+                    self._on_run_created()
+                return experiment
             except Exception as err:  # wandb.init failed: no network, no API key, unwritable folder ...
                 self._fail("starting the run", err)
         return _DummyExperiment()
+
+    def _on_run_created(self) -> None:
+        try:
+            store_run_id(self._save_dir_for_id, self._id)
+        except OSError as err:
+            log.warning("Could not store the W&B run id in %s (%s); a resumed run will start a new W&B run.", self._save_dir_for_id, err)
+        if self._pending_hparams:  # the config, held back until the run existed
+            self._pending_hparams = False
+            super().log_hyperparams(self._hparams)
 
     @rank_zero_only
     def log_hyperparams(self, params: Any) -> None:
         if isinstance(params, dict):
             self._hparams.update(params)
+            if self._experiment is None and self.failure is None:
+                self._pending_hparams = True  # sent when the run is created, at the first logged number
+                return
         self._guard("logging the config", lambda: super(ResilientWandbLogger, self).log_hyperparams(params),
                     lambda fb: fb.log_hyperparams(params))
 

@@ -146,8 +146,13 @@ def test_grayscale_folder_uses_the_classifier_and_rgb_needs_inception_weights(ma
     assert p["b2a"]["reference"].startswith("folder-pair-A-") and (p["b2a"]["num_fake"], p["b2a"]["num_real"]) == (11, 12)
     # RGB: Inception-V3, whose weights are not installed here -> a clear error before training.
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))
+
+    def offline(url, dst, **kwargs):  # tests never download: the machine is offline
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr("torch.hub.download_url_to_file", offline)
     datamodule, model, trainer = build(make_cfg(*common, "data.image_size=16", "data.channels=3"))
-    with pytest.raises(GenstyleError, match="Inception-V3 weights are not at .*metrics.inception_weights="):
+    with pytest.raises(GenstyleError, match="Inception-V3 weights are not at .*downloading them failed .*Network is unreachable.*metrics.inception_weights="):
         trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == 0
     # Too few test images for metrics.min_samples: named at start-up, with the ways out.

@@ -115,3 +115,13 @@ def test_wrong_kind_of_checkpoint_is_refused_by_the_cli(tmp_path, classifier_wei
     result = run_cli("evaluate.py", f"ckpt_path={classifier_weights}", "num_samples=100", "metrics.min_samples=2")
     assert result.returncode == 2, result.stderr
     assert "not a genstyle checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_table_gives_kl_no_better_direction(capsys):
+    from genstyle.cli.evaluate import print_table
+
+    payload = {"protocol": {"num_fake": 10, "num_real": 10, "reference": "fashion_mnist:test", "extractor": "x",
+                            "weights_sha256": "0" * 64}, "metrics": {"fid": 1.0, "kl": 12.0}, "notes": []}
+    print_table(payload)
+    rows = {line.split()[0]: line.split()[2:] for line in capsys.readouterr().out.splitlines() if line.startswith(("fid ", "kl "))}
+    assert rows == {"fid": ["lower"], "kl": []}  # KL 0 is a collapsed posterior: no direction is "better"

@@ -51,6 +51,7 @@ def test_grid_beside_the_run(vae_checkpoint):
 def test_individual_pngs(vae_checkpoint, tmp_path):
     result = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=5", "grid=false", f"out={tmp_path / 'imgs'}", "seed=2")
     assert result.returncode == 0, result.stderr
+    assert f"Wrote 5 samples to {tmp_path / 'imgs'}" in result.stdout
     files = sorted((tmp_path / "imgs").glob("*.png"))
     assert len(files) == 5
     with Image.open(files[0]) as img:
@@ -74,3 +75,17 @@ def test_bad_input(vae_checkpoint, args, expected):
     result = run_cli("generate.py", *ckpt, *args)
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_existing_output_is_kept_unless_overwrite(vae_checkpoint, tmp_path):
+    out = tmp_path / "grid.png"
+    first = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=1", f"out={out}")
+    assert first.returncode == 0, first.stderr
+    assert f"Wrote a grid of 1 sample to {out}" in first.stdout
+    before = out.read_bytes()
+    again = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=4", f"out={out}")
+    assert again.returncode == 2 and "1 output file already exists" in again.stderr and "overwrite=true" in again.stderr
+    assert out.read_bytes() == before
+    replaced = run_cli("generate.py", f"ckpt_path={vae_checkpoint}", "n=4", f"out={out}", "overwrite=true")
+    assert replaced.returncode == 0, replaced.stderr
+    assert out.read_bytes() != before

@@ -64,6 +64,7 @@ def test_single_file_matches_the_model(style_swap_ckpt, images, tmp_path):
     out = tmp_path / "result.png"
     result = run_cli("stylize.py", f"ckpt_path={style_swap_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={out}")
     assert result.returncode == 0, result.stderr
+    assert f"Wrote 1 image (28x28) to {out}" in result.stdout  # not "1 images"
     model, _ = load_model(style_swap_ckpt)
     expected = model.stylize(to_model_range(gray(images / "a.png"))[None, None], to_model_range(gray(images / "b.png"))[None, None])
     assert torch.equal(gray(out), to_uint8(expected[0, 0]))  # 28x28, exactly the model's output

@@ -46,10 +46,22 @@ def test_missing_everywhere_names_every_place_and_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("GENSTYLE_DATA", str(tmp_path / "env"))
     monkeypatch.setattr("genstyle.data.sources.DEBIAN_FASHION_MNIST", tmp_path / "debian")
     with pytest.raises(GenstyleError) as err:
-        load_fashion_mnist("train", str(tmp_path / "root"), download_dir=str(tmp_path / "dl"), download=False)
+        load_fashion_mnist("train", None, download_dir=str(tmp_path / "dl"), download=False)
     message = str(err.value)
     for expected in ("data.root", "GENSTYLE_DATA", "dataset-fashion-mnist", "data.download=true"):
         assert expected in message
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+def test_explicit_root_without_the_data_is_an_error_not_a_fallback(fmnist_root, tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("GENSTYLE_DATA", str(fmnist_root))  # a good copy elsewhere must not be used instead
+    root = tmp_path / "given"
+    if kind == "empty":
+        root.mkdir()
+    with pytest.raises(GenstyleError) as err:
+        load_fashion_mnist("test", str(root), download_dir=str(tmp_path / "dl"), download=True)
+    problem = "does not exist" if kind == "missing" else "does not hold the Fashion-MNIST test files"
+    assert f"data.root={root}: the folder {problem}" in str(err.value)
 
 
 def test_truncated_file_is_named(fmnist_root, tmp_path):

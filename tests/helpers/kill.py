@@ -28,3 +28,27 @@ class KillAtBatch(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch_idx:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SignalAtStep(pl.Callback):
+    """Sends `signum` to its own process (`times` times) before the batch of `global_step`: a real
+    signal through the real handlers, at a reproducible point in the middle of an epoch."""
+
+    def __init__(self, global_step: int, signum: str = "SIGTERM", times: int = 1) -> None:
+        self.global_step = global_step
+        self.signum = signal.Signals[signum]
+        self.times = times
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        if trainer.global_step == self.global_step:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.signum)
+
+
+def signalling_datamodule(**kwargs):
+    """The Fashion-MNIST DataModule, built after the process has sent itself SIGTERM: a signal
+    that arrives before training starts (while the data loads)."""
+    from genstyle.data import ImageDataModule
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    return ImageDataModule(**kwargs)

@@ -24,9 +24,9 @@ def cheap_cfg(run_dir: Path, fmnist_root: Path, *overrides: str) -> DictConfig:
     return cfg
 
 
-def trained_run(base: Path, fmnist_root: Path, model: str = "vae") -> Path:
+def trained_run(base: Path, fmnist_root: Path, model: str = "vae", *overrides: str) -> Path:
     """A finished run directory of `model` under `base` (trained once, then reused)."""
     run_dir = base / f"trained_{model}"
     if not (run_dir / "checkpoints" / "last.ckpt").is_file():
-        train(cheap_cfg(run_dir, fmnist_root, f"model={model}", "test=false"))
+        train(cheap_cfg(run_dir, fmnist_root, f"model={model}", "test=false", *overrides))
     return run_dir

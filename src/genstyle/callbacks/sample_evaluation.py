@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -102,8 +101,11 @@ class SampleEvaluation:
         labels = data.labels[: self.latent_samples] if (pl_module.is_conditional and data.labels is not None) else None
         latent = vae_latent_metrics(pl_module, images, labels)
         message = collapse_warning(latent, self.settings.collapse_min_active_fraction)
-        if message:
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        # In the first epoch and during the KL warm-up few units are active by design: the alarm (once,
+        # in the log and on the console) speaks only after both; the metric is logged throughout.
+        trainer = pl_module.trainer
+        warmed_up = trainer.current_epoch >= 1 and trainer.global_step >= int(getattr(pl_module, "kl_warmup_steps", 0) or 0)
+        if message and warmed_up:
             log.warning(message)
         out = {"val/active_units": latent["active_units"], "val/posterior_collapse": float(message is not None)}
         if not skip_kl:  # inside validation the VAE logs val/kl itself, from the same formula

@@ -127,6 +127,31 @@ def check_min_samples(n: int, cfg: DictConfig, what: str) -> None:
     )
 
 
+def require_samples(model, ckpt_path: str) -> None:
+    """evaluate.py scores samples; a two-domain translation model (it translates but takes no style
+    exemplar, like CycleGAN) has no prior to sample from."""
+    if model.can_translate and not model.can_stylize:
+        raise GenstyleError(
+            f"ckpt_path={ckpt_path} holds a {type(model).__name__} translation model, which has no samples of its own "
+            "to score: its FID/KID per direction (val/fid_a2b, val/fid_b2a) are computed during training, in the run's "
+            "eval.json. To score a checkpoint's translations of your images: `python stylize.py ckpt_path=... "
+            "content=<folder of domain-A images> out=<folder> direction=a2b`, then `python evaluate.py "
+            "generated=<that folder> reference=<folder of real domain-B images>`."
+        )
+
+
+def default_reference(data_cfg: dict, ckpt_path: str) -> str:
+    """The test split of the data the checkpoint was trained on, when evaluate.py knows that data set."""
+    dataset = data_cfg.get("dataset", "fashion_mnist")
+    require(
+        dataset in DATASET_SHAPES,
+        f"ckpt_path={ckpt_path} was trained on data set {dataset!r}, which has no built-in test split to compare "
+        f"with; give reference=<folder of real images> or reference=<dataset>:<split> with dataset one of "
+        f"{', '.join(DATASET_SHAPES)}.",
+    )
+    return f"{dataset}:test"
+
+
 def build_reference(cfg: DictConfig, backend, ref: Reference, channels: int, size: int) -> ReferenceStats:
     m = cfg.metrics
     if ref.kind == "dataset":
@@ -172,10 +197,11 @@ def evaluate(cfg: DictConfig) -> dict:
 
         model, _ = load_model(cfg.ckpt_path, cfg.device)
         require(isinstance(model, GenerativeModule), f"ckpt_path={cfg.ckpt_path} does not hold a generative model.")
+        require_samples(model, cfg.ckpt_path)
         inference = apply_inference_options(model, cfg.get("use_ema"), cfg.get("prior"))
         data_cfg = dict((model.run_config or {}).get("data") or {})
         channels, size, _ = model.image_shape
-        ref = parse_reference(cfg.reference or f"{data_cfg.get('dataset', 'fashion_mnist')}:test")
+        ref = parse_reference(cfg.reference or default_reference(data_cfg, cfg.ckpt_path))
         check_min_samples(int(cfg.num_samples), cfg, f"num_samples={cfg.num_samples}")
         backend = build_backend(m["extractor"], channels, size, m["inception_weights"], m["classifier_weights"], cfg.device)
         reference = build_reference(cfg, backend, ref, channels, size)
@@ -312,7 +338,8 @@ def print_table(payload: dict) -> None:
     print(f"{'metric':<16}{'value':>14}  better")
     print("-" * 38)
     for key, value in payload["metrics"].items():
-        better = "lower" if key in LOWER_IS_BETTER or key == "kl" else "higher" if key in HIGHER_IS_BETTER else ""
+        # kl (the VAE's KL term) has no better direction: 0 is a collapsed posterior, not a good model
+        better = "lower" if key in LOWER_IS_BETTER else "higher" if key in HIGHER_IS_BETTER else ""
         shown = f"{value:.6g}" if math.isfinite(value) else str(value)
         print(f"{key:<16}{shown:>14}  {better}")
     for note in payload["notes"]:

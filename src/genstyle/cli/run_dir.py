@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 from omegaconf import DictConfig
 
-from genstyle.checkpoints import resolve_ckpt_path
 from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError, exit_with_user_error
 
@@ -47,6 +46,8 @@ class RunDirRecord:
         while True:
             try:
                 folder.rmdir()  # only empty folders: anything else stays
+            except FileNotFoundError:
+                pass  # the run directory itself, already removed with its last file
             except OSError:
                 return
             if folder == self.created_from or folder.parent == folder:
@@ -89,6 +90,10 @@ class ValidateConfig(_HydraCallback):
             exit_on_unwritable(run_dir)
         type(self)._records[str(run_dir)] = RunDirRecord(existed=run_dir.exists(), created_from=created_from)
         try:  # a `ckpt_path` that points nowhere fails before Hydra writes into an existing run folder
+            from genstyle.checkpoints import (
+                resolve_ckpt_path,  # torch: only once the config is valid
+            )
+
             resolve_ckpt_path(config.get("ckpt_path"), run_dir)
         except GenstyleError as err:
             exit_with_user_error(err)

@@ -33,6 +33,7 @@ from omegaconf import DictConfig
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
+from genstyle.cli.outputs import check_output_location, plural
 from genstyle.data.sources import FASHION_MNIST_CLASSES, IMAGE_SUFFIXES, decode_image, list_images
 from genstyle.domains import DIRECTIONS
 from genstyle.errors import GenstyleError, report_user_errors, require
@@ -104,6 +105,7 @@ def content_files(content: Path) -> tuple[list[Path], bool]:
 
 def output_paths(files: list[Path], content: Path, is_folder: bool, out: Path, overwrite: bool) -> list[Path]:
     """Where each result goes; refuses to replace anything that exists unless `overwrite`."""
+    check_output_location(out)
     if is_folder:
         require(not out.is_file(), f"out={out} is a file, but content={content} is a folder: give a folder for out.")
         targets = [out / f.relative_to(content).with_suffix(".png") for f in files]
@@ -277,8 +279,8 @@ def stylize(cfg: DictConfig) -> list[Path]:
             save_png(grid_image(torch.stack(row), nrow=len(row)), target)
         else:
             save_png(to_uint8(results[i]), target)
-    what = "content | style | result panels" if cfg.panel and style is not None else "content | result panels" if cfg.panel else "images"
-    print(f"Wrote {len(targets)} {what} ({model.image_shape[1]}x{model.image_shape[2]}) to {out}")
+    what = "content | style | result panel" if cfg.panel and style is not None else "content | result panel" if cfg.panel else "image"
+    print(f"Wrote {plural(len(targets), what)} ({model.image_shape[1]}x{model.image_shape[2]}) to {out}")
     return targets
 
 

@@ -8,21 +8,26 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from genstyle.callbacks.evaluation import check_monitor_source
-from genstyle.callbacks.metrics_recorder import scalar_metrics
-from genstyle.checkpoints import check_resumable, resolve_ckpt_path
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
+from genstyle.cli.failed_start import discard_failed_start
+from genstyle.cli.interrupts import stop_on_signals
+from genstyle.cli.quiet import quiet_third_party
 from genstyle.cli.run_dir import RunDirRecord, ValidateConfig
 from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError, explain_failure, report_user_errors
 from genstyle.sweep.job import is_multirun, run_sweep_job
 
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+# Only hydra, omegaconf and light genstyle modules are imported here: `--help` and a config error
+# answer without importing torch, Lightning or W&B (each imported below, where a run needs it).
 log = logging.getLogger("genstyle.train")
 
 
@@ -33,8 +38,27 @@ def instantiate_group(group: DictConfig | None, **kwargs) -> list:
     return [hydra.utils.instantiate(node, **kwargs) for node in group.values() if node is not None and "_target_" in node]
 
 
+def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list) -> pl.Trainer:
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    try:
+        return hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
+    except Exception as err:
+        cause = err.__cause__ if isinstance(err.__cause__, MisconfigurationException) else err
+        accelerator = str(trainer_cfg.get("accelerator"))
+        if isinstance(cause, MisconfigurationException) and accelerator not in ("cpu", "auto"):
+            raise GenstyleError(
+                f"trainer.accelerator={accelerator}: {str(cause).strip()} This machine has no such device; use "
+                "trainer.accelerator=cpu (or auto, which picks what this machine has)."
+            ) from err
+        raise
+
+
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
+    import pytorch_lightning as pl
+
+    from genstyle.callbacks.evaluation import check_monitor_source
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()  # finds (or downloads) the data before any logger writes to the run dir
@@ -43,7 +67,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     callbacks = instantiate_group(cfg.get("callbacks"))
     check_monitor_source(getattr(model, "monitor", None), callbacks)
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate_trainer(cfg.trainer, callbacks, loggers)
     for logger in loggers:
         logger.log_hyperparams(model.run_config)
     return datamodule, model, trainer
@@ -73,8 +97,14 @@ def finish_wandb() -> None:
 def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, float]:
     """Fit (and test) one model. `run_dir` says what this command found before Hydra created the
     run directory (`ValidateConfig`); a single run that fails before training removes what it made."""
+    import pytorch_lightning as pl
+
+    from genstyle.callbacks.metrics_recorder import scalar_metrics
+    from genstyle.checkpoints import check_resumable, resolve_ckpt_path
+
     output_dir = Path(cfg.paths.output_dir)
     started = False
+    trainer = None
     try:
         check_config(cfg)  # already done before the run dir existed (Hydra callback); sweeps and tests land here
         ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
@@ -86,13 +116,17 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
         metrics = scalar_metrics(trainer.callback_metrics)
         if cfg.get("test") and type(model).test_step is not pl.LightningModule.test_step:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)  # in the results block
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
-        if not started and is_single_run() and not (run_dir is not None and run_dir.existed):  # never clean up a resumed run's folder
+        fresh = is_single_run() and not (run_dir is not None and run_dir.existed)  # never clean up a resumed run's folder
+        if fresh and not started:
+            discard_failed_start(output_dir, HydraConfig.get().job.name)  # what the loggers wrote (csv/hparams.yaml)
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
             if run_dir is not None:
                 run_dir.remove_created_folders(output_dir)
+        elif fresh and trainer is not None and trainer.global_step == 0:  # failed before its first step: only the log stays
+            discard_failed_start(output_dir, HydraConfig.get().job.name)
         explained = explain_failure(exc, output_dir, cfg.get("data", {}).get("batch_size"))  # OOM, full disk
         if explained is not None:
             raise explained from exc
@@ -100,8 +134,22 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
     finally:
         finish_wandb()
     log.info("Run finished. Results in %s (checkpoints/, samples/, metrics.json)", output_dir)
-    print(f"\nResults: {output_dir}\n  checkpoints: {output_dir / 'checkpoints'}\n  samples:     {output_dir / 'samples'}\n  metrics:     {output_dir / 'metrics.json'}")
+    print(results_block(metrics, output_dir))
     return metrics
+
+
+def results_block(metrics: dict[str, float], output_dir: Path) -> str:
+    """The closing lines of a run: its headline numbers, then where everything is."""
+    from genstyle.callbacks.headline import format_value, headline
+
+    numbers = headline(metrics)
+    width = max((len(k) for k in numbers), default=0)
+    lines = ["", f"Results: {output_dir}"]
+    lines += [f"  {name:<{width}}  {format_value(value)}" for name, value in numbers.items()]
+    lines += [f"  checkpoints: {output_dir / 'checkpoints'}", f"  samples:     {output_dir / 'samples'}",
+              f"  metrics:     {output_dir / 'metrics.json'} (every logged number)"]
+    lines += [f"  W&B:         wandb sync {run}" for run in sorted((output_dir / "wandb").glob("offline-run-*"))[-1:]]
+    return "\n".join(lines)
 
 
 def objective(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> tuple[float | None, dict[str, float]]:
@@ -116,12 +164,28 @@ def objective(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> tuple[flo
     return (value if math.isfinite(value) else float("inf")), metrics
 
 
+def main() -> float | None:
+    """`python train.py ...`: misspelt keys are answered before Hydra composes the config."""
+    import sys
+
+    from genstyle.cli.typos import check_overrides
+    from genstyle.errors import exit_with_user_error
+
+    try:
+        check_overrides(sys.argv[1:], CONFIG_DIR, "train")
+    except GenstyleError as err:
+        exit_with_user_error(err)
+    return run()
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @report_user_errors
-def main(cfg: DictConfig) -> float | None:
-    if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
-        return run_sweep_job(cfg, objective)
-    return objective(cfg, ValidateConfig.record_for(cfg.paths.output_dir))[0]
+def run(cfg: DictConfig) -> float | None:
+    quiet_third_party()
+    with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
+        if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
+            return run_sweep_job(cfg, objective)
+        return objective(cfg, ValidateConfig.record_for(cfg.paths.output_dir))[0]
 
 
 if __name__ == "__main__":

@@ -150,6 +150,18 @@ def load_fashion_mnist(
     if split not in FASHION_MNIST_FILES:
         raise GenstyleError(f"Unknown Fashion-MNIST split {split!r}; use 'train' or 'test'.")
     files = FASHION_MNIST_FILES[split]
+    if root:  # given explicitly: that folder or an error, never a silent fallback to another copy
+        given = Path(root).expanduser()
+        found = _find_idx_dir(given, files) if given.is_dir() else None
+        if found is not None:
+            return _decode_idx_pair(found, files, verify, FASHION_MNIST_CLASSES)
+        problem = "does not exist" if not given.exists() else "is not a folder" if not given.is_dir() else (
+            f"does not hold the Fashion-MNIST {split} files ({', '.join(f.name for f in files)})")
+        raise GenstyleError(
+            f"data.root={root}: the folder {problem}. Point data.root at the folder with the four "
+            "Fashion-MNIST .gz files, or leave data.root unset to use $GENSTYLE_DATA, the Debian package "
+            "dataset-fashion-mnist or torchvision's download, in that order."
+        )
     places = fashion_mnist_search_path(root)
     if download_dir:
         places.append(("previous torchvision download (data.download_dir)", Path(download_dir)))

@@ -11,6 +11,7 @@ and are written next to every number computed with it.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +20,8 @@ import torch
 
 from genstyle.errors import GenstyleError, require
 from genstyle.pixels import to_uint8
+
+log = logging.getLogger("genstyle.metrics")
 
 CLASSIFIER = "fmnist-classifier"
 INCEPTION = "inception-v3-compat"
@@ -92,8 +95,7 @@ class InceptionBackend:
     feature_dim = 2048
 
     def __init__(self, weights: str | Path | None, batch_size: int = 64, device: str = "cpu") -> None:
-        path = Path(weights).expanduser() if weights else default_inception_path()
-        check_inception_weights(path, given=weights is not None)
+        path = inception_weights_path(weights)
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         # The file already loaded with weights_only=True in the check, so torch-fidelity's own
@@ -119,13 +121,41 @@ class InceptionBackend:
         return {"features": torch.cat(feats), "logits": torch.cat(logits)}
 
 
-def check_inception_weights(path: Path, given: bool) -> None:
+def download_inception_weights(path: Path) -> str | None:
+    """Fetch torch-fidelity's weights into `path` (torch hub's checkpoint folder, where torch-fidelity
+    itself downloads them, without a hash check, as torch-fidelity does); None on success, else why
+    not. torch.hub writes to a temporary file first, so a failed download leaves nothing at `path`;
+    what arrives is then checked like any weights file (a PyTorch state dict with Inception's layers)."""
+    log.info("Downloading the Inception-V3 weights for RGB evaluation from %s to %s", INCEPTION_URL, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(INCEPTION_URL, str(path), progress=False)
+    except Exception as err:  # no network, proxy, DNS, HTTP error, hash mismatch, read-only folder ...
+        path.unlink(missing_ok=True)
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
+
+
+def inception_weights_path(weights: str | Path | None) -> Path:
+    """The checked weights file: the one given, or torch hub's copy, downloaded when it is missing."""
+    if weights:
+        path = Path(weights).expanduser()
+        check_inception_weights(path, given=True)
+        return path
+    path = default_inception_path()
+    failure = download_inception_weights(path) if not path.is_file() else None
+    check_inception_weights(path, given=False, download_failure=failure)
+    return path
+
+
+def check_inception_weights(path: Path, given: bool, download_failure: str | None = None) -> None:
     """Fail now, with where to put the file, unless `path` holds loadable Inception weights."""
     if not path.is_file():
-        where = f"metrics.inception_weights={path} does not exist" if given else f"Inception-V3 weights are not at {path}"
+        where = (f"metrics.inception_weights={path} does not exist" if given else
+                 f"Inception-V3 weights are not at {path} and downloading them failed ({download_failure})")
         raise GenstyleError(
-            f"{where}. RGB or larger images are evaluated with torch-fidelity's Inception-V3, which cannot be "
-            f"downloaded here. Download {INCEPTION_URL} on a machine with internet access and either put it at "
+            f"{where}. RGB or larger images are evaluated with torch-fidelity's Inception-V3. Download "
+            f"{INCEPTION_URL} on a machine with internet access and either put it at "
             f"{default_inception_path()} or pass metrics.inception_weights=/path/to/{INCEPTION_FILE}. "
             "(Or turn evaluation off: callbacks.evaluation=null.)"
         )

@@ -20,7 +20,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional import structural_similarity_index_measure
+
+# from .image: the re-export in torchmetrics.functional warns (FutureWarning) on every run
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating

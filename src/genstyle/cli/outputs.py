@@ -1,0 +1,30 @@
+"""Checks on where a command will write, done before any work, so a bad `out=` is a message and
+exit 2 instead of a NotADirectoryError / FileExistsError traceback after minutes of sampling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genstyle.errors import GenstyleError
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The first existing ancestor of `path` that is a file, not a folder (e.g. out=notes.txt/x.png)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def check_output_location(path: Path, key: str = "out") -> None:
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise GenstyleError(
+            f"{key}={path}: {blocker} is a file, so nothing can be written inside it. Give a path whose folders "
+            f"are folders (or do not exist yet), e.g. {key}={blocker.parent / 'results' / path.name}."
+        )
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 image`, `2 images`."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
