@@ -34,8 +34,8 @@ from torch import nn
 
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
+from genstyle.models.reference_pairs import ReferencePairs
 from genstyle.models.style_swap import relative_distance, style_statistics
-from genstyle.pixels import to_model_range, to_uint8
 
 EPS = 1e-5
 
@@ -59,7 +59,7 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
-class AdaINStyleTransfer(GenerativeModule):
+class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
     family = "style_swap"
 
     def __init__(
@@ -94,8 +94,7 @@ class AdaINStyleTransfer(GenerativeModule):
         self.decoder = decoder
         self.optimizer_factory = optimizer
         self.weights = weights
-        self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
-        self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
+        self.init_reference(reference_size)  # real training images sample() draws pairs from
         self.check_networks()
 
     def check_networks(self) -> None:
@@ -144,25 +143,6 @@ class AdaINStyleTransfer(GenerativeModule):
         with evaluating(self):
             style = style.to(self.device).expand(len(content), -1, -1, -1)
             return self.transfer(content.to(self.device), style)
-
-    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Stylize `n` random (content, style) pairs of different images from the reference batch
-        of real training images stored in the model (the first `reference_size` it trained on)."""
-        require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
-        count = int(self.reference_count)
-        if count < 2:
-            raise GenstyleError("This style_swap model has not seen training images yet, so it has no reference images to sample from; train it first.")
-        content_idx = torch.randint(count, (n,), generator=generator)
-        style_idx = (content_idx + torch.randint(1, count, (n,), generator=generator)) % count  # never the same image
-        reference = to_model_range(self.reference[:count].cpu())
-        return self.stylize(reference[content_idx], reference[style_idx])
-
-    def remember(self, x: torch.Tensor) -> None:
-        count, size = int(self.reference_count), len(self.reference)
-        if count < size:
-            take = x[: size - count].detach()
-            self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
-            self.reference_count += len(take)
 
     # --- training ----------------------------------------------------------------------------
 

@@ -24,11 +24,11 @@ from torch import nn
 # from .image: the re-export in torchmetrics.functional warns (FutureWarning) on every run
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.recipe import AdversarialRecipe
-from genstyle.pixels import to_model_range, to_uint8
+from genstyle.models.reference_pairs import ReferencePairs
 
 
 def style_statistics(x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +56,7 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
     return num / den
 
 
-class StyleSwap(AdversarialRecipe, GenerativeModule):
+class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
     """Recipe options (models/recipe.py): EMA of both encoders and the decoder, used by
     `stylize`/`sample`; DiffAugment and R1/spectral norm on the discriminator."""
 
@@ -99,9 +99,7 @@ class StyleSwap(AdversarialRecipe, GenerativeModule):
         self.adversarial = AdversarialLoss(loss)
         self.weights = {"recon": recon_weight, "adv": adv_weight, "content": content_weight, "style": style_weight}
         self.grid_size = grid_size
-        # Real training images sample() draws pairs from; uint8 keeps checkpoints small.
-        self.register_buffer("reference", torch.zeros(reference_size, *self.image_shape, dtype=torch.uint8))
-        self.register_buffer("reference_count", torch.zeros((), dtype=torch.long))
+        self.init_reference(reference_size)  # real training images sample() draws pairs from
         self.check_networks()
         inference = {"content_encoder": content_encoder, "style_encoder": style_encoder, "decoder": decoder}
         self.init_recipe(inference, [discriminator], ema, augment, r1, spectral_norm)
@@ -151,32 +149,6 @@ class StyleSwap(AdversarialRecipe, GenerativeModule):
             content_encoder, style_encoder = self.inference_network("content_encoder"), self.inference_network("style_encoder")
             style_code = style_encoder(style.to(self.device))  # the EMA networks when the run kept them
             return self.inference_network("decoder")(content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
-
-    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Stylize `n` random (content, style) pairs of different images from the reference batch
-        of real training images stored in the model (the first `reference_size` it trained on)."""
-        require(labels is None, "style_swap is not class-conditional; sample() takes no labels.")
-        count = int(self.reference_count)
-        if count < 2:
-            raise GenstyleError("This style_swap model has not seen training images yet, so it has no reference images to sample from; train it first.")
-        content_idx = torch.randint(count, (n,), generator=generator)
-        style_idx = (content_idx + torch.randint(1, count, (n,), generator=generator)) % count  # never the same image
-        reference = to_model_range(self.reference[:count].cpu())
-        return self.stylize(reference[content_idx], reference[style_idx])
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self._reference_full = False  # the loaded reference_count decides again
-
-    def remember(self, x: torch.Tensor) -> None:
-        if getattr(self, "_reference_full", False):
-            return  # reading reference_count back from the device every step would stall it
-        count, size = int(self.reference_count), len(self.reference)
-        self._reference_full = count + len(x) >= size
-        if count < size:
-            take = x[: size - count].detach()
-            self.reference[count : count + len(take)] = to_uint8(take).to(self.reference.device)
-            self.reference_count += len(take)
 
     # --- training ----------------------------------------------------------------------------
 
