@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from genstyle.cli.stylize import content_files, load_image, output_paths
+from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
 from genstyle.errors import require
 from genstyle.images import grid_image, save_png
 

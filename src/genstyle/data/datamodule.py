@@ -16,8 +16,6 @@ from genstyle.data.device import (
     batches_to_device,
     check_on_device,
     choose_data_device,
-    data_nbytes,
-    set_to_device,
 )
 from genstyle.data.resumable import resumable
 from genstyle.data.sources import (
@@ -242,13 +240,13 @@ class ImageDataModule(pl.LightningDataModule):
         """The device `data` is served from (None: host memory), per `data.on_device`."""
         trainer = self.trainer  # set by Lightning while it runs
         device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-        return choose_data_device(self.on_device, device, data_nbytes(data), self.num_workers)
+        return choose_data_device(self.on_device, device, data.nbytes(), self.num_workers)
 
     def _on_device(self, data: ImageSet | UnpairedSet, device: torch.device) -> ImageSet | UnpairedSet:
         # One copy per split and device, made on first use; the host copy stays as it is.
         source, copy = self._device_copies.get(id(data), (None, None))
         if source is not data or next(iter(_tensors(copy))).device != device:
-            copy = set_to_device(data, device)
+            copy = data.to(device)
             self._device_copies[id(data)] = (data, copy)
         return copy
 

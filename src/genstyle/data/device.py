@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from genstyle.data.sources import ImageSet
-from genstyle.data.unpaired import UnpairedSet
 from genstyle.errors import require
 
 ON_DEVICE_CHOICES = ("auto", True, False)
@@ -28,11 +26,6 @@ def check_on_device(value: object) -> str | bool:
         "and the data fits), true (always on the training device) or false (host memory, batches copied per step).",
     )
     return value
-
-
-def data_nbytes(data: ImageSet | UnpairedSet) -> int:
-    sets = (data.a, data.b) if isinstance(data, UnpairedSet) else (data,)
-    return sum(s.images.numel() * s.images.element_size() + (0 if s.labels is None else s.labels.numel() * 8) for s in sets)
 
 
 def free_memory(device: torch.device) -> int | None:
@@ -63,14 +56,6 @@ def choose_data_device(setting: str | bool, device: torch.device, nbytes: int, n
     if free is not None and nbytes > AUTO_MAX_MEMORY_FRACTION * free:
         return None
     return device
-
-
-def set_to_device(data: ImageSet | UnpairedSet, device: torch.device) -> ImageSet | UnpairedSet:
-    """A copy of `data` whose tensors live on `device` (classes and origin unchanged)."""
-    if isinstance(data, UnpairedSet):
-        return UnpairedSet(set_to_device(data.a, device), set_to_device(data.b, device), data.classes)
-    labels = None if data.labels is None else data.labels.to(device)
-    return ImageSet(data.images.to(device), labels, data.classes, data.origin)
 
 
 def batches_to_device(batches: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:

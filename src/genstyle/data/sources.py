@@ -56,6 +56,14 @@ class ImageSet:
         labels = None if self.labels is None else self.labels[index]
         return ImageSet(self.images[index], labels, self.classes, self.origin)
 
+    def nbytes(self) -> int:
+        return self.images.numel() * self.images.element_size() + (0 if self.labels is None else self.labels.numel() * 8)
+
+    def to(self, device: torch.device) -> ImageSet:
+        """A copy whose tensors live on `device` (classes and origin unchanged)."""
+        labels = None if self.labels is None else self.labels.to(device)
+        return ImageSet(self.images.to(device), labels, self.classes, self.origin)
+
 
 # --- Fashion-MNIST (and MNIST) in the original IDX gzip format -------------------------------
 

@@ -35,6 +35,13 @@ class UnpairedSet:
         # One epoch shows every image of the larger domain once (as in the original CycleGAN).
         return max(len(self.a), len(self.b))
 
+    def nbytes(self) -> int:
+        return self.a.nbytes() + self.b.nbytes()
+
+    def to(self, device: torch.device) -> UnpairedSet:
+        """A copy whose tensors live on `device`."""
+        return UnpairedSet(self.a.to(device), self.b.to(device), self.classes)
+
     def split(self, val_size: int, subset: int | None, seed: int) -> tuple[UnpairedSet, UnpairedSet | None]:
         """Hold out `val_size` images *per domain* for validation (random, by seed); cap the rest
         at `subset` images per domain."""
