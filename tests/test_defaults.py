@@ -10,7 +10,10 @@ from omegaconf import OmegaConf
 
 from genstyle.cli.common import CONFIG_DIR
 
-BUDGET_KEYS = {"accelerator", "train_subset", "val_size", "max_epochs", "max_time", "log_every_n_steps", "num_samples", "domain_a", "domain_b"}
+BUDGET_KEYS = {
+    "accelerator", "train_subset", "val_size", "min_epochs", "max_epochs", "max_time", "log_every_n_steps",
+    "val_check_interval", "num_samples", "domain_a", "domain_b",
+}
 
 
 def composed(*overrides: str):
@@ -19,6 +22,7 @@ def composed(*overrides: str):
 
 
 @pytest.mark.parametrize(("experiment", "model", "data"), [("style_swap_fashion", "style_swap", "fashion_mnist"),
+                                                          ("style_swap_munit_fashion", "style_swap_munit", "fashion_mnist"),
                                                           ("cyclegan_sneaker2boot", "cyclegan", "fashion_unpaired")])
 def test_experiment_changes_only_the_budget(experiment, model, data):
     plain = OmegaConf.to_container(composed(f"model={model}", f"data={data}"), resolve=False)
@@ -31,8 +35,11 @@ def test_experiment_changes_only_the_budget(experiment, model, data):
 
 
 def test_style_swap_defaults_are_the_working_settings():
-    cfg = composed("model=style_swap")
-    assert cfg.data.batch_size == 32 and cfg.model.style_weight == 5.0
-    assert (cfg.model.g_optimizer.lr, cfg.model.d_optimizer.lr) == (1.0e-3, 5.0e-4)
+    cfg = composed("model=style_swap")  # the AdaIN model: the settings of its 10-minute CPU run
+    assert cfg.data.batch_size == 32 and (cfg.model.style_weight, cfg.model.gram_weight) == (10.0, 50.0)
+    assert cfg.model.optimizer.lr == 2.0e-3
+    munit = composed("model=style_swap_munit")  # the MUNIT-style design: below style weight 5 it ignores the style code
+    assert munit.data.batch_size == 32 and munit.model.style_weight == 5.0
+    assert (munit.model.g_optimizer.lr, munit.model.d_optimizer.lr) == (1.0e-3, 5.0e-4)
     assert composed("model=style_swap", "data.batch_size=128").data.batch_size == 128  # the command line wins
     assert composed("model=vae").data.batch_size == 128  # other families keep the data set's batch size
