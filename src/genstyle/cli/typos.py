@@ -59,7 +59,8 @@ def typo_problems(cfg: DictConfig, overrides: list, config_dir: str) -> list[str
         parent = OmegaConf.select(cfg, parent_path, default=_MISSING) if parent_path else cfg
         if not isinstance(parent, DictConfig):
             continue
-        if _is_dotted_change(override) and name not in parent:
+        # keys(), not `in`: a key whose value is still ??? (data.root of image_folder) is not "in" a DictConfig
+        if _is_dotted_change(override) and name not in parent.keys():
             problems.append(f"{key}: no such key{did_you_mean(name, parent_path, parent, list(parent.keys())) or _listing(parent_path, parent)}")
         elif override.is_add() and "_target_" not in parent and not is_group(key):
             known = [str(k) for k in parent.keys() if k != name]
