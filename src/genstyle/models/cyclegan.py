@@ -204,10 +204,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             d_a = self.adversarial.d_loss(real_logits_a, fake_logits_a)
             d_b = self.adversarial.d_loss(real_logits_b, fake_logits_b)
             d_total = d_a + d_b
-            if self.r1_gamma > 0:
-                r1 = self.r1_loss(real_logits_a, real_in_a, r1_due) + self.r1_loss(real_logits_b, real_in_b, r1_due)
-                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=n)
-                d_total = d_total + r1
+            d_total = self.add_r1(d_total, r1_due, n, (real_logits_a, real_in_a), (real_logits_b, real_in_b))
             return d_total, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b
 
         (_, d_a, d_b, real_logits_a, fake_logits_a, real_logits_b, fake_logits_b), grad_norm_d = self.adversarial_step(

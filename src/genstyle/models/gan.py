@@ -87,10 +87,7 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
             if penalty is not None:
                 self.log("train/d_penalty", penalty.detach(), on_step=True, on_epoch=True, batch_size=len(real))
                 d_loss = d_loss + penalty
-            if self.r1_gamma > 0:
-                r1 = self.r1_loss(real_logits, real_in, r1_due)
-                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(real))
-                d_loss = d_loss + r1
+            d_loss = self.add_r1(d_loss, r1_due, len(real), (real_logits, real_in))
             return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())

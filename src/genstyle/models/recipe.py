@@ -142,6 +142,15 @@ class AdversarialRecipe:
         the same keys in the same order as an uninterrupted one."""
         return self.r1_term(real_logits, real_images) if due else real_logits.new_zeros(()).float()
 
+    def add_r1(self, d_loss: torch.Tensor, due: bool, batch_size: int, *pairs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """`d_loss` plus the lazy R1 term summed over (real logits, real images) pairs (one per
+        discriminator), logged as train/r1 on every step; `d_loss` itself when R1 is off."""
+        if self.r1_gamma <= 0:
+            return d_loss
+        r1 = sum(self.r1_loss(logits, images, due) for logits, images in pairs)
+        self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=batch_size)
+        return d_loss + r1
+
     @staticmethod
     def r1_input(real: torch.Tensor, due: bool) -> torch.Tensor:
         """Real images ready for R1 when `due` (a leaf that requires grad), unchanged otherwise."""

@@ -168,10 +168,7 @@ class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
             real_in = self.r1_input(x, r1_due)
             real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(swapped))
             d_loss = self.adversarial.d_loss(real_logits, fake_logits)
-            if self.r1_gamma > 0:
-                r1 = self.r1_loss(real_logits, real_in, r1_due)
-                self.log("train/r1", r1.detach(), on_step=True, on_epoch=True, batch_size=len(x))
-                d_loss = d_loss + r1
+            d_loss = self.add_r1(d_loss, r1_due, len(x), (real_logits, real_in))
             return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
