@@ -9,24 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from genstyle.cli.train import train
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.images import save_png
 from tests.cli.fake_stylers import FakeSampler, write_checkpoint
-from tests.conftest import ROOT, compose_train, run_cli
+from tests.conftest import ROOT, run_cli
 
 THREADS = {"OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory, fmnist_root) -> Path:
-    run = tmp_path_factory.mktemp("style_bench_run") / "run"
-    train(compose_train([f"data.root={fmnist_root}", "model=style_swap", "callbacks.evaluation=null"], run))
-    GlobalHydra.instance().clear()
-    return run / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +28,9 @@ def images(tmp_path_factory, fmnist_root) -> Path:
     return root
 
 
-def test_evaluate_task_style_writes_the_table(tiny_ckpt, tmp_path, fmnist_root):
+def test_evaluate_task_style_writes_the_table(style_swap_ckpt, tmp_path, fmnist_root):
     out = tmp_path / "style.json"
-    result = run_cli("evaluate.py", f"ckpt_path={tiny_ckpt}", "task=style", "style_pairs=24", f"out={out}", f"data_root={fmnist_root}", env=THREADS)
+    result = run_cli("evaluate.py", f"ckpt_path={style_swap_ckpt}", "task=style", "style_pairs=24", f"out={out}", f"data_root={fmnist_root}", env=THREADS)
     assert result.returncode == 0, result.stderr
     payload = json.loads(out.read_text())
     names = [r["name"] for r in payload["rows"]]
@@ -50,9 +40,9 @@ def test_evaluate_task_style_writes_the_table(tiny_ckpt, tmp_path, fmnist_root):
     assert payload["protocol"]["num_pairs"] == 24 and "| style_swap" in result.stdout
 
 
-def test_benchmark_script_runs_several_checkpoints_in_one_table(tiny_ckpt, tmp_path, fmnist_root):
+def test_benchmark_script_runs_several_checkpoints_in_one_table(style_swap_ckpt, tmp_path, fmnist_root):
     out = tmp_path / "bench.json"
-    args = ["--ckpts", str(tiny_ckpt), str(tiny_ckpt), "--names", "first", "second", "--pairs", "16",
+    args = ["--ckpts", str(style_swap_ckpt), str(style_swap_ckpt), "--names", "first", "second", "--pairs", "16",
             "--optimise-weights", "10", "--optimise-steps", "3", "--data-root", str(fmnist_root), "--out", str(out)]
     result = run_cli("benchmarks/style.py", *args, env=THREADS)
     assert result.returncode == 0, result.stderr

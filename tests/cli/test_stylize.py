@@ -16,7 +16,6 @@ from PIL import Image
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.stylize import stylize
-from genstyle.cli.train import train
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
@@ -27,15 +26,7 @@ from tests.cli.fake_stylers import (
     FakeTranslator,
     write_checkpoint,
 )
-from tests.conftest import compose_train, run_cli
-
-
-@pytest.fixture(scope="module")
-def style_swap_ckpt(tmp_path_factory, fmnist_root) -> Path:
-    run = tmp_path_factory.mktemp("style_swap_run") / "run"
-    train(compose_train([f"data.root={fmnist_root}", "model=style_swap", "callbacks.evaluation=null"], run))
-    GlobalHydra.instance().clear()
-    return run / "checkpoints" / "last.ckpt"
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
