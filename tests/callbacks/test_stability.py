@@ -45,6 +45,17 @@ def test_monitor_logs_variance_per_loss_and_skips_non_finite():
     assert module.logged["stability/var_d_loss"] == 0.0
 
 
+def test_monitor_logs_only_on_the_steps_the_loggers_write_but_keeps_every_value():
+    monitor, module = StabilityMonitor(window=10), Recorder()
+    for step in range(4):
+        connector = SimpleNamespace(should_update_logs=step == 3)  # e.g. trainer.log_every_n_steps=4
+        trainer = SimpleNamespace(global_step=step, _logger_connector=connector,
+                                  callback_metrics={"train/loss_step": torch.tensor(float(step))})
+        monitor.on_train_batch_end(trainer, module, None, None, step)
+        assert ("stability/var_loss" in module.logged) == (step == 3)
+    assert module.logged["stability/var_loss"] == pytest.approx(torch.tensor([0.0, 1.0, 2.0, 3.0]).var().item())
+
+
 def test_fid_monitor_without_evaluation_fails_at_start_up():
     with pytest.raises(GenstyleError, match="model.monitor=val/fid"):
         check_monitor_source("val/fid", [])
