@@ -126,12 +126,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="default: outputs/recipe_ablation/<date>_<time>")
     parser.add_argument("--logger", default="csv")
     parser.add_argument("--only", nargs="*", default=None, help="configurations to run (default: the whole plan)")
+    parser.add_argument("--seeds", type=int, default=None, help="at most this many seeds per configuration (default: the plan's)")
     parser.add_argument("--smoke", action="store_true", help="2 batches per job and a small evaluation: checks the machinery")
     parser.add_argument("extra", nargs="*", help="more train.py overrides for every job")
     args = parser.parse_args()
     out = args.out or ROOT / "outputs" / "recipe_ablation" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)
-    plan = [p for p in PLAN if args.only is None or p[0] in args.only]
+    by_name = {p[0]: p for p in PLAN}
+    plan = PLAN if args.only is None else [by_name[name] for name in args.only if name in by_name]  # in --only's order
+    if args.seeds is not None:
+        plan = [(name, overrides, seeds[: args.seeds]) for name, overrides, seeds in plan]
     unknown = set(args.only or ()) - {p[0] for p in PLAN}
     if unknown:
         print(f"error: --only {', '.join(sorted(unknown))}: not in the plan ({', '.join(p[0] for p in PLAN)}).", file=sys.stderr)
@@ -146,7 +150,9 @@ def main() -> int:
         records += list(pool.map(lambda j: run_job(j, env), jobs[1:]))
     total = time.perf_counter() - start
     table = summarise(records)
-    budget = "SMOKE (2 batches per job; not a measurement)" if args.smoke else "DCGAN, 5 epochs, batch 128, FID on 10,000 samples vs the test split"
+    budget = ("SMOKE (2 batches per job; not a measurement)" if args.smoke else
+              "DCGAN, 5 epochs, batch 128, FID on 10,000 samples vs the test split" +
+              (f", with overrides {' '.join(args.extra)}" if args.extra else ""))
     header = (f"Recipe ablation, {budget}; trainer={args.trainer}, {args.jobs} jobs in parallel, "
               f"{len(jobs)} runs in {total / 60:.1f} min ({datetime.now():%Y-%m-%d %H:%M}). Step times are measured "
               "with the other jobs sharing the machine.")

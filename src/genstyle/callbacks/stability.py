@@ -76,11 +76,11 @@ class StabilityMonitor(pl.Callback):
     """Logs `stability/var_<loss>`: the variance of each training loss over the last `window` steps
     (non-finite values are skipped here; the divergence guard reports them)."""
 
-    def __init__(self, window: int = 50, log_every_n_steps: int | None = None) -> None:
+    def __init__(self, window: int = 50, every_n_steps: int | None = None) -> None:
         require(window >= 2, f"callbacks.stability.window={window} must be >= 2.")
-        require(log_every_n_steps is None or log_every_n_steps >= 1,
-                f"callbacks.stability.log_every_n_steps={log_every_n_steps} must be >= 1 (or null: when the loggers write).")
-        self.window, self.log_every_n_steps = window, log_every_n_steps
+        require(every_n_steps is None or every_n_steps >= 1,
+                f"callbacks.stability.every_n_steps={every_n_steps} must be >= 1 (or null: when the loggers write).")
+        self.window, self.every_n_steps = window, every_n_steps
         self.series: dict[str, MovingWindow] = {}
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
@@ -109,8 +109,8 @@ class StabilityMonitor(pl.Callback):
         loggers write (`trainer.log_every_n_steps`): a value logged in between is never written,
         and each `self.log` key costs Lightning about a millisecond of bookkeeping per step,
         which is a tenth of a small model's CPU step."""
-        if self.log_every_n_steps is not None:
-            return trainer.global_step % self.log_every_n_steps == 0
+        if self.every_n_steps is not None:
+            return trainer.global_step % self.every_n_steps == 0
         connector = getattr(trainer, "_logger_connector", None)
         return True if connector is None else bool(connector.should_update_logs)
 
