@@ -38,8 +38,10 @@ browser:
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "chromium: not installed and not root; the browser test will be skipped (apt-get install chromium chromium-driver)"; fi
 
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: the suite starts about a hundred
+# CLI processes, and each would otherwise compile genstyle's modules again (about 2 s apiece).
 test: install browser
-	$(PY) -m pytest $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(ARGS)
 
 # ruff, then the import rules of docs/architecture.md (contracts in pyproject.toml).
 lint: install

@@ -35,6 +35,7 @@ class Case:
     script: str
     args: tuple[str, ...]  # {name} placeholders are paths of the `user` fixture
     expect: str  # what the message must say (case-insensitive regex): the key or file, and the problem
+    slow: bool = False  # the same path as a default case (another file, another CLI): run with -m slow
 
 
 T, G, E, S, C = "train.py", "generate.py", "evaluate.py", "stylize.py", "compare.py"
@@ -59,32 +60,32 @@ CASES = [
     Case("train-resume-other-model", T, ("model=dcgan", "model.monitor=null", "ckpt_path={vae_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"holds a VAE model but this run builds a GAN"),
     Case("train-resume-other-program", T, ("ckpt_path={foreign_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"not a genstyle checkpoint"),
     Case("train-resume-code-in-pickle", T, ("ckpt_path={evil_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"refused by the safe loader"),
-    Case("train-resume-truncated-checkpoint", T, ("ckpt_path={truncated_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"truncated\.ckpt.*not a readable PyTorch checkpoint"),
+    Case("train-resume-truncated-checkpoint", T, ("ckpt_path={truncated_ckpt}", "data.root={fmnist}", *FAST_TRAIN), r"truncated\.ckpt.*not a readable PyTorch checkpoint", slow=True),
     # --- train.py: failed starts leave at most their log --------------------------------------------
     Case("train-explicit-data-root-missing", T, ("data.root={missing}", *FAST_TRAIN), r"data\.root={missing}: the folder does not exist"),
     Case("train-gpu-without-one", T, ("trainer.accelerator=gpu", "data.root={fmnist}", "logger=csv", "~callbacks.evaluation", "data.download=false"),
          r"trainer\.accelerator=gpu: .*no such device.*trainer\.accelerator=cpu"),
     Case("train-val-size-larger-than-data", T, ("data.val_size=70000", "data.root={fmnist}", *FAST_TRAIN), r"data\.val_size=70000 leaves no training images \(60000 in total\)"),
-    Case("train-wandb-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", "logger=wandb", "~callbacks.evaluation", "trainer.accelerator=cpu"), r"fake\.png"),
+    Case("train-wandb-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", "logger=wandb", "~callbacks.evaluation", "trainer.accelerator=cpu"), r"fake\.png", slow=True),
     Case("train-read-only-run-dir", T, ("hydra.run.dir=/sys/genstyle-run",), r"hydra\.run\.dir=/sys/genstyle-run: the run directory cannot be created"),
     # --- generate.py ------------------------------------------------------------------------------
     Case("generate-no-checkpoint-given", G, (), r"ckpt_path is required"),
     Case("generate-missing-checkpoint", G, ("ckpt_path={missing}/x.ckpt",), r"ckpt_path=.*no such file"),
     Case("generate-truncated-checkpoint", G, ("ckpt_path={truncated_ckpt}",), r"not a readable PyTorch checkpoint"),
-    Case("generate-directory-as-checkpoint", G, ("ckpt_path={empty}",), r"no such file"),
+    Case("generate-directory-as-checkpoint", G, ("ckpt_path={empty}",), r"no such file", slow=True),
     Case("generate-other-program-checkpoint", G, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
     Case("generate-code-in-pickle", G, ("ckpt_path={evil_ckpt}", "out={user}/evil.png"), r"refused by the safe loader"),
     Case("generate-zero-images", G, ("ckpt_path={vae_ckpt}", "n=0"), r"n=0 must be a positive integer"),
-    Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n=abc must be a positive integer"),
+    Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n=abc must be a positive integer", slow=True),
     Case("generate-labels-for-unconditional", G, ("ckpt_path={vae_ckpt}", "labels=[3]", "out={user}/l.png"), r"labels=.*not class-conditional"),
-    Case("generate-output-inside-a-file", G, ("ckpt_path={vae_ckpt}", "out={existing_png}/x.png"), r"out=.*result\.png/x\.png: .*result\.png is a file"),
+    Case("generate-output-inside-a-file", G, ("ckpt_path={vae_ckpt}", "out={existing_png}/x.png"), r"out=.*result\.png/x\.png: .*result\.png is a file", slow=True),
     Case("generate-existing-output", G, ("ckpt_path={vae_ckpt}", "out={existing_png}"), r"out=.*result\.png: 1 output file already exists.*overwrite=true"),
     Case("generate-huge-grid", G, ("ckpt_path={vae_ckpt}", "n=200000", "out={user}/big.png"), r"n=200000 with grid=true would be a single \d+x\d+-pixel PNG.*grid=false"),
     Case("generate-read-only-output", G, ("ckpt_path={vae_ckpt}", "out=/sys/genstyle/grid.png"), r"Could not write .*/sys/genstyle"),
     # --- evaluate.py ------------------------------------------------------------------------------
     Case("evaluate-unknown-key", E, ("samples=10",), r"Key 'samples' is not in struct"),
     Case("evaluate-empty-folder", E, ("generated={empty}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"generated={empty} holds no images"),
-    Case("evaluate-png-not-an-image", E, ("generated={not_images}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"cannot read image {not_images}/fake\.png \(cannot identify image file"),
+    Case("evaluate-png-not-an-image", E, ("generated={not_images}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"cannot read image {not_images}/fake\.png \(cannot identify image file", slow=True),
     Case("evaluate-wrong-size-images", E, ("generated={wrong_size}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"generated={wrong_size}: 4 of 64x64, but the metrics compare 28x28 images"),
     Case("evaluate-other-program-checkpoint", E, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
     Case("evaluate-translation-checkpoint", E, ("ckpt_path={cyclegan_ckpt}",), r"holds a CycleGAN translation model, which has no samples of its own"),
@@ -95,7 +96,7 @@ CASES = [
     Case("stylize-existing-output", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}"), r"out={existing_png}: 1 output file\(s\) already exist.*overwrite=true"),
     Case("stylize-output-inside-a-file", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}/r.png"), r"out=.*result\.png/r\.png: .*result\.png is a file"),
     Case("stylize-broken-link-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={broken_link}", "out={user}/s.png"), r"style={broken_link}: no such image file"),
-    Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"cannot read image {not_images}/fake\.png \(cannot identify image file"),
+    Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"cannot read image {not_images}/fake\.png \(cannot identify image file", slow=True),
     # --- compare.py -------------------------------------------------------------------------------
     Case("compare-missing-folder", C, ("{missing}",), r"{missing}: no such directory"),
     Case("compare-empty-folder", C, ("{empty}",), r"{empty} holds no runs"),
@@ -177,8 +178,15 @@ def user(tmp_path_factory, fmnist_root) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
+def selected_cases(session) -> list[Case]:
+    """The cases this session collected (`-m slow` adds the slow ones): only those are run."""
+    ids = {item.callspec.params["case"].id for item in session.items
+           if item.originalname == "test_bad_input" and "case" in getattr(getattr(item, "callspec", None), "params", {})}
+    return [c for c in CASES if c.id in ids]
+
+
 @pytest.fixture(scope="module")
-def results(user, tmp_path_factory) -> dict[str, tuple[object, Path]]:
+def results(user, tmp_path_factory, request) -> dict[str, tuple[object, Path]]:
     before = snapshot(Path(user["user"]))
     cwd_root = tmp_path_factory.mktemp("cwd")
 
@@ -190,8 +198,8 @@ def results(user, tmp_path_factory) -> dict[str, tuple[object, Path]]:
 
     start = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
-        out = dict(pool.map(run, CASES))
-    print(f"\n{len(CASES)} bad inputs through the CLIs in {time.monotonic() - start:.0f} s")
+        out = dict(pool.map(run, cases := selected_cases(request.session)))
+    print(f"\n{len(cases)} bad inputs through the CLIs in {time.monotonic() - start:.0f} s")
     out["__unchanged__"] = (before == snapshot(Path(user["user"])), None)
     return out
 
@@ -201,7 +209,7 @@ def test_enough_cases_across_every_cli():
     assert {c.script for c in CASES} == {T, G, E, S, C}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.slow] if c.slow else []) for c in CASES], ids=[c.id for c in CASES])
 def test_bad_input(case: Case, results, user):
     result, cwd = results[case.id]
     assert result.returncode != 0, f"exit 0 for {case.id}:\n{result.stdout[-1500:]}"

@@ -73,6 +73,7 @@ def test_classifier_weights_path_refuses_payload(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow  # the same errors are checked through the CLIs in tests/test_bad_inputs.py
 def test_generate_and_train_resume_refuse_payload(tmp_path, vae_run, fmnist_root):
     marker = tmp_path / "marker"
     real = torch.load(vae_run / "checkpoints" / "last.ckpt", weights_only=True)

@@ -35,6 +35,7 @@ def test_generate_uses_the_ema_generator_unless_told_not_to(ema_checkpoint, tmp_
     assert not np.array_equal(grids["null"], grids["false"])
 
 
+@pytest.mark.slow  # a second training run for one error message
 def test_use_ema_true_without_an_ema_is_a_user_error(tmp_path_factory, fmnist_root):
     from tests.conftest import compose_train
 

@@ -131,6 +131,7 @@ def test_bad_input(runs, tmp_path: Path, fmnist_root: Path, args, expected) -> N
     assert not (tmp_path / "page.html").exists()
 
 
+@pytest.mark.slow  # the messages are checked in-process above; this is the exit path of every CLI
 def test_bad_input_exits_2_with_one_paragraph(tmp_path: Path) -> None:
     (tmp_path / "votes.json").write_text("[1, 2, 3]")
     result = run_cli("rate.py", f"score={tmp_path / 'votes.json'}")

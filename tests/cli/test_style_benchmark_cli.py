@@ -64,10 +64,11 @@ def test_stylize_method_optimise_writes_a_file_without_a_checkpoint(images, tmp_
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [
-        ("stylize.py", ["method=paint"], "method=paint is not a stylize method"),
+        # one process per case: the first runs by default, the others with -m slow
         ("evaluate.py", ["task=style"], "can neither stylize nor translate"),
-        ("evaluate.py", ["task=styles"], "task=styles is not a task"),
-        ("benchmarks/style.py", [], "can neither stylize nor translate"),
+        pytest.param("stylize.py", ["method=paint"], "method=paint is not a stylize method", marks=pytest.mark.slow),
+        pytest.param("evaluate.py", ["task=styles"], "task=styles is not a task", marks=pytest.mark.slow),
+        pytest.param("benchmarks/style.py", [], "can neither stylize nor translate", marks=pytest.mark.slow),
     ],
 )
 def test_bad_input_is_one_paragraph_and_exit_2(images, tmp_path, script, args, message):

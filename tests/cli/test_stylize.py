@@ -75,6 +75,7 @@ def test_folder_and_panel(style_swap_ckpt, images, tmp_path):
     assert torch.equal(content_cell, gray(images / "folder" / "sub" / "y.png"))
 
 
+@pytest.mark.slow  # the same errors are checked through the CLIs in tests/test_bad_inputs.py
 def test_refuses_to_overwrite_and_exits_2(style_swap_ckpt, images, tmp_path):
     out = tmp_path / "mine.png"
     out.write_bytes(b"the user's own file")
