@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import torch
-from pytorch_lightning.trainer.connectors.logger_connector.result import _Metadata, _ResultCollection, _ResultMetric
+from pytorch_lightning.trainer.connectors.logger_connector.result import (
+    _Metadata,
+    _ResultCollection,
+    _ResultMetric,
+)
 
 from genstyle import lightning_fixes
 
@@ -22,9 +26,9 @@ def test_the_patch_is_installed_by_the_model_base_and_only_once():
 
 
 def test_a_move_to_the_device_it_is_on_returns_without_walking(monkeypatch):
-    import genstyle.models.base  # noqa: F401
-
     from pytorch_lightning.trainer.connectors.logger_connector import result
+
+    import genstyle.models.base  # noqa: F401
 
     walks = []
     real_walk = result.apply_to_collection
