@@ -80,6 +80,22 @@ def run_job(job: tuple[str, list[str], Path], env: dict) -> dict:
     return record
 
 
+def collect(out: Path) -> list[dict]:
+    """Records of the finished runs already under `out` (`<configuration>_seed<N>/`): tables
+    from several invocations (e.g. the judge switched off half way) in one."""
+    records = []
+    for run_dir in sorted(p for p in out.iterdir() if p.is_dir() and "_seed" in p.name):
+        name, _, seed = run_dir.name.rpartition("_seed")
+        record = {"configuration": name, "run_dir": str(run_dir), "seed": int(seed),
+                  "returncode": 0 if (run_dir / "metrics.json").is_file() else 1}
+        for fname in ("metrics.json", "timing.json"):
+            if (run_dir / fname).is_file():
+                values = json.loads((run_dir / fname).read_text())
+                record.update({k: values[k] for k in (*METRICS, *TIMES) if k in values})
+        records.append(record)
+    return records
+
+
 def summarise(records: list[dict]) -> dict[str, dict]:
     groups: dict[str, list[dict]] = {}
     for r in records:
@@ -127,6 +143,7 @@ def main() -> int:
     parser.add_argument("--logger", default="csv")
     parser.add_argument("--only", nargs="*", default=None, help="configurations to run (default: the whole plan)")
     parser.add_argument("--seeds", type=int, default=None, help="at most this many seeds per configuration (default: the plan's)")
+    parser.add_argument("--collect", action="store_true", help="train nothing: the table of the runs already under --out")
     parser.add_argument("--smoke", action="store_true", help="2 batches per job and a small evaluation: checks the machinery")
     parser.add_argument("extra", nargs="*", help="more train.py overrides for every job")
     args = parser.parse_args()
@@ -140,6 +157,13 @@ def main() -> int:
     if unknown:
         print(f"error: --only {', '.join(sorted(unknown))}: not in the plan ({', '.join(p[0] for p in PLAN)}).", file=sys.stderr)
         return 2
+    if args.collect:
+        table = summarise(collect(out))
+        header = f"Recipe ablation, the runs under {out} ({datetime.now():%Y-%m-%d %H:%M})"
+        (out / "results.json").write_text(json.dumps({"header": header, "table": table, "runs": collect(out)}, indent=2) + "\n")
+        (out / "results.md").write_text(markdown(table, header))
+        print(markdown(table, header))
+        return 0
     jobs = [job_command(name, overrides, seed, out, args) for name, overrides, seeds in plan for seed in seeds]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_MODE": "offline",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
