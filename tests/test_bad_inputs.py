@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked, warm_imports
 from tests.helpers.runs import trained_run
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -194,11 +193,11 @@ def results(user, tmp_path_factory, request) -> dict[str, tuple[object, Path]]:
         cwd = cwd_root / case.id
         cwd.mkdir()
         args = [a.format(**user) for a in case.args]
-        return case.id, (run_cli(case.script, *args, cwd=cwd, env={"OMP_NUM_THREADS": "1"}, timeout=600), cwd)
+        return case.id, (run_cli_forked(case.script, *args, cwd=cwd, env={"OMP_NUM_THREADS": "1"}, timeout=600), cwd)
 
+    warm_imports()  # once here, then every case is a fork that does not import torch again
     start = time.monotonic()
-    with ThreadPoolExecutor(2) as pool:
-        out = dict(pool.map(run, cases := selected_cases(request.session)))
+    out = dict(map(run, cases := selected_cases(request.session)))
     print(f"\n{len(cases)} bad inputs through the CLIs in {time.monotonic() - start:.0f} s")
     out["__unchanged__"] = (before == snapshot(Path(user["user"])), None)
     return out

@@ -11,7 +11,7 @@ import torch
 
 from genstyle.checkpoints import read_checkpoint
 from genstyle.errors import GenstyleError
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 from tests.helpers.runs import trained_run
 
 

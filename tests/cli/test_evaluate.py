@@ -110,7 +110,7 @@ def test_conditional_checkpoint_evaluation_reports_cas(make_cfg, classifier_weig
 
 @pytest.mark.slow  # a subprocess: ~20 s of imports on a shared CPU
 def test_wrong_kind_of_checkpoint_is_refused_by_the_cli(tmp_path, classifier_weights):
-    from tests.conftest import run_cli
+    from tests.helpers.forked_cli import run_cli_forked as run_cli
 
     result = run_cli("evaluate.py", f"ckpt_path={classifier_weights}", "num_samples=100", "metrics.min_samples=2")
     assert result.returncode == 2, result.stderr

@@ -13,7 +13,7 @@ from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
 from genstyle.images import grid_image
 from genstyle.pixels import to_uint8
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 
 @pytest.fixture(scope="module")

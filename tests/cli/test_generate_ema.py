@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from genstyle.cli.train import train
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from genstyle.cli.rate import make_page, rate
 from genstyle.errors import GenstyleError
 from tests.browser import webdriver
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 from tests.helpers.runs import trained_run
 from tests.rating.config import rate_cfg
 

@@ -14,7 +14,8 @@ from PIL import Image
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.images import save_png
 from tests.cli.fake_stylers import FakeSampler, write_checkpoint
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 THREADS = {"OMP_NUM_THREADS": "1"}
 

@@ -26,7 +26,7 @@ from tests.cli.fake_stylers import (
     FakeTranslator,
     write_checkpoint,
 )
-from tests.conftest import run_cli
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 
 @pytest.fixture(scope="module")

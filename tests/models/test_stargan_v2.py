@@ -25,7 +25,8 @@ from genstyle.images import save_png
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.pixels import to_model_range
 from tests.cli.fake_stylers import FakeConditionalStylizer, write_checkpoint
-from tests.conftest import compose_train, run_cli
+from tests.conftest import compose_train
+from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 # Tiny networks: the code paths of the real ones at a fraction of the cost.
 TINY = [
