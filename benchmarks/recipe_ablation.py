@@ -84,7 +84,10 @@ def collect(out: Path) -> list[dict]:
     """Records of the finished runs already under `out` (`<configuration>_seed<N>/`): tables
     from several invocations (e.g. the judge switched off half way) in one."""
     records = []
-    for run_dir in sorted(p for p in out.iterdir() if p.is_dir() and "_seed" in p.name):
+    order = {name: i for i, (name, _, _) in enumerate(PLAN)}
+    runs = sorted((p for p in out.iterdir() if p.is_dir() and "_seed" in p.name),
+                  key=lambda p: (order.get(p.name.rpartition("_seed")[0], len(order)), p.name))
+    for run_dir in runs:
         name, _, seed = run_dir.name.rpartition("_seed")
         record = {"configuration": name, "run_dir": str(run_dir), "seed": int(seed),
                   "returncode": 0 if (run_dir / "metrics.json").is_file() else 1}
@@ -175,8 +178,8 @@ def main() -> int:
     total = time.perf_counter() - start
     table = summarise(records)
     budget = ("SMOKE (2 batches per job; not a measurement)" if args.smoke else
-              "DCGAN, 5 epochs, batch 128, FID on 10,000 samples vs the test split" +
-              (f", with overrides {' '.join(args.extra)}" if args.extra else ""))
+              "experiment=recipe_budget (DCGAN, 5 epochs, batch 128, FID on 10,000 samples vs the test split)" +
+              (f" with the overrides {' '.join(args.extra)}" if args.extra else ""))
     header = (f"Recipe ablation, {budget}; trainer={args.trainer}, {args.jobs} jobs in parallel, "
               f"{len(jobs)} runs in {total / 60:.1f} min ({datetime.now():%Y-%m-%d %H:%M}). Step times are measured "
               "with the other jobs sharing the machine.")
