@@ -33,9 +33,16 @@ def warm_imports() -> None:
     import genstyle.cli.train  # noqa: F401
 
 
+def forkable() -> bool:
+    """A fork copies only the calling thread: with other Python threads alive (a logger's, a
+    pool's) a lock one of them holds could stay locked in the child, so those runs use a
+    subprocess."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 def run_cli_forked(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    if not hasattr(os, "fork") or threading.active_count() > 1:
-        from tests.conftest import run_cli  # no fork here, or threads a fork would not copy
+    if not forkable():
+        from tests.conftest import run_cli
 
         return run_cli(script, *args, cwd=cwd, env=env, timeout=timeout)
     warm_imports()
