@@ -62,6 +62,17 @@ def job_command(name: str, overrides: list[str], seed: int, out: Path, args) -> 
     return name, cmd, run_dir
 
 
+def run_metrics(run_dir: Path) -> dict:
+    """The table's metrics and times from a run's metrics.json and timing.json (those present)."""
+    record = {}
+    for fname in ("metrics.json", "timing.json"):
+        path = run_dir / fname
+        if path.is_file():
+            values = json.loads(path.read_text())
+            record.update({k: values[k] for k in (*METRICS, *TIMES) if k in values})
+    return record
+
+
 def run_job(job: tuple[str, list[str], Path], env: dict) -> dict:
     name, cmd, run_dir = job
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -69,12 +80,8 @@ def run_job(job: tuple[str, list[str], Path], env: dict) -> dict:
     with (run_dir / "job.log").open("w") as log:
         rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     wall = time.perf_counter() - start
-    record = {"configuration": name, "run_dir": str(run_dir), "returncode": rc, "process_seconds": round(wall, 1)}
-    for fname in ("metrics.json", "timing.json"):
-        path = run_dir / fname
-        if path.is_file():
-            values = json.loads(path.read_text())
-            record.update({k: values[k] for k in (*METRICS, *TIMES) if k in values})
+    record = {"configuration": name, "run_dir": str(run_dir), "returncode": rc, "process_seconds": round(wall, 1),
+              **run_metrics(run_dir)}
     record["seed"] = next(int(c.split("=", 1)[1]) for c in cmd if c.startswith("seed="))
     print(f"[{datetime.now():%H:%M:%S}] {run_dir.name}: rc={rc} {wall:.0f}s fid={record.get('val/fid')}", flush=True)
     return record
@@ -89,13 +96,8 @@ def collect(out: Path) -> list[dict]:
                   key=lambda p: (order.get(p.name.rpartition("_seed")[0], len(order)), p.name))
     for run_dir in runs:
         name, _, seed = run_dir.name.rpartition("_seed")
-        record = {"configuration": name, "run_dir": str(run_dir), "seed": int(seed),
-                  "returncode": 0 if (run_dir / "metrics.json").is_file() else 1}
-        for fname in ("metrics.json", "timing.json"):
-            if (run_dir / fname).is_file():
-                values = json.loads((run_dir / fname).read_text())
-                record.update({k: values[k] for k in (*METRICS, *TIMES) if k in values})
-        records.append(record)
+        records.append({"configuration": name, "run_dir": str(run_dir), "seed": int(seed),
+                        "returncode": 0 if (run_dir / "metrics.json").is_file() else 1, **run_metrics(run_dir)})
     return records
 
 
@@ -161,9 +163,10 @@ def main() -> int:
         print(f"error: --only {', '.join(sorted(unknown))}: not in the plan ({', '.join(p[0] for p in PLAN)}).", file=sys.stderr)
         return 2
     if args.collect:
-        table = summarise(collect(out))
+        records = collect(out)
+        table = summarise(records)
         header = f"Recipe ablation, the runs under {out} ({datetime.now():%Y-%m-%d %H:%M})"
-        (out / "results.json").write_text(json.dumps({"header": header, "table": table, "runs": collect(out)}, indent=2) + "\n")
+        (out / "results.json").write_text(json.dumps({"header": header, "table": table, "runs": records}, indent=2) + "\n")
         (out / "results.md").write_text(markdown(table, header))
         print(markdown(table, header))
         return 0

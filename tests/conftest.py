@@ -98,13 +98,18 @@ def make_cfg(tmp_path: Path, fmnist_root: Path):
     GlobalHydra.instance().clear()
 
 
+def cli_env(extra: dict | None = None) -> dict:
+    """A user's environment for an entry script: W&B offline and quiet, Hydra's own errors short."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(extra or {})}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
 def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run one of the repo's entry scripts as a user would, capturing its output."""
-    full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
-    full_env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
-        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or ROOT, env=cli_env(env), capture_output=True, text=True, timeout=timeout,
     )
 
 

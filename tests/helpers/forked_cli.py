@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, cli_env, run_cli
 
 
 def warm_imports() -> None:
@@ -42,12 +42,9 @@ def forkable() -> bool:
 
 def run_cli_forked(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     if not forkable():
-        from tests.conftest import run_cli
-
         return run_cli(script, *args, cwd=cwd, env=env, timeout=timeout)
     warm_imports()
-    full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
-    full_env.pop("HYDRA_FULL_ERROR", None)
+    full_env = cli_env(env)
     argv = [str(ROOT / script), *args]
     with tempfile.TemporaryDirectory() as tmp:
         out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
