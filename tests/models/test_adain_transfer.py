@@ -83,3 +83,53 @@ def test_rgb_data_is_refused_with_the_alternative(make_cfg):
     with pytest.raises(Exception, match="style_swap_munit") as info:  # Hydra wraps what the model raises
         hydra.utils.instantiate(cfg.model)
     assert isinstance(info.value, GenstyleError) or isinstance(info.value.__cause__, GenstyleError)
+
+
+def test_the_residual_decoder_starts_as_the_content_image(make_cfg):
+    torch.manual_seed(0)
+    model = hydra.utils.instantiate(make_cfg(*OFF, "model.decoder.residual=true").model)
+    content, style = torch.rand(4, 1, 28, 28) * 2 - 1, torch.rand(4, 1, 28, 28) * 2 - 1
+    # the last layer starts at zero: the result is the content image (to the 0.999 clamp of atanh)
+    assert torch.allclose(model.stylize(content, style), content.clamp(-0.999, 0.999), atol=1e-5)
+    model.decoder.out[-1].weight.data.normal_(0, 0.1)  # once it has learned a change, the style image matters
+    assert not torch.allclose(model.stylize(content, style), model.stylize(content, style.flip(0)))
+
+
+SMALL = (*OFF, "model.decoder.width=8", "model.discriminator.base_channels=8")
+ADVERSARIAL = (*SMALL, "model.adversarial_weight=0.5")
+
+
+def test_the_adversarial_term_trains_a_discriminator_and_the_decoder(make_cfg, one_thread):
+    cfg = make_cfg(*ADVERSARIAL, "model.ema.decay=0.9")
+    metrics = train(cfg)
+    for key in ("train/adversarial", "train/d_loss", "train/d_real_acc", "stability/grad_norm_d", "train/gram", "val/style_stat_dist"):
+        value = metrics.get(key, metrics.get(f"{key}_epoch"))
+        assert value is not None and math.isfinite(value), key
+    model, _ = load_model(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert model.adversarial_on and model.has_ema and int(model.ema_updates) > 0
+    # inference uses the decoder's average, which differs from the trained decoder after a few steps
+    content, style = torch.rand(3, 1, 28, 28) * 2 - 1, torch.rand(3, 1, 28, 28) * 2 - 1
+    averaged = model.stylize(content, style)
+    model.use_ema = False
+    assert not torch.allclose(averaged, model.stylize(content, style))
+
+
+def test_the_adversarial_term_changes_the_decoder_gradient(make_cfg):
+    def decoder_grad(weight: str) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = hydra.utils.instantiate(make_cfg(*SMALL, f"model.adversarial_weight={weight}").model)
+        x = torch.rand(4, 1, 28, 28) * 2 - 1
+        terms, result = model.losses(x)
+        if model.adversarial_on:
+            terms["adversarial"] = model.adversarial.g_loss(model.discriminator(result))
+        model.weighted(terms).backward()
+        return model.decoder.out[0].weight.grad.clone()
+
+    assert not torch.allclose(decoder_grad("0.5"), decoder_grad("0"))
+
+
+def test_the_adversarial_term_without_a_discriminator_is_refused(make_cfg):
+    cfg = make_cfg(*OFF, "model.adversarial_weight=1", "model.discriminator=null")
+    with pytest.raises(Exception, match="needs model.discriminator") as info:
+        hydra.utils.instantiate(cfg.model)
+    assert isinstance(info.value, GenstyleError) or isinstance(info.value.__cause__, GenstyleError)

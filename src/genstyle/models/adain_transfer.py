@@ -21,6 +21,13 @@ the image before it):
 | texture: MSE of the Gram matrices of f1, f2 between result and style | `gram_weight` |
 | pixels: MSE of mean, std and mean gradients of the pixels between result and style | `pixel_weight` |
 
+With `adversarial_weight > 0` a discriminator (`model.discriminator`) judges the results against
+real training images and the decoder also learns to fool it (manual optimisation, one D and one
+decoder step per batch). The feature losses alone settle on a soft average of the textures they
+allow; the adversarial term pushes the decoder to the sharp side. The recipe options of the
+adversarial families (EMA of the decoder used at inference, DiffAugment, lazy R1, spectral norm;
+models/recipe.py) apply; EMA also works without the discriminator.
+
 `stylize(content, style)` is one encoder and one decoder pass (no optimisation), so it is orders
 of magnitude faster than optimising every image (Gatys et al.). `sample(n)` stylizes random pairs
 of a reference batch of real training images kept in the checkpoint, as the older design does.
@@ -34,6 +41,8 @@ from torch import nn
 
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
+from genstyle.models.components.losses import AdversarialLoss
+from genstyle.models.recipe import AdversarialRecipe
 from genstyle.models.reference_pairs import ReferencePairs
 from genstyle.models.style_swap import relative_distance, style_statistics
 
@@ -59,7 +68,7 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
-class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
+class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
     family = "style_swap"
 
     def __init__(
@@ -76,11 +85,19 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
         reference_size: int = 32,
         monitor: str | None = None,
         monitor_mode: str = "min",
+        adversarial_weight: float = 0.0,
+        discriminator: nn.Module | None = None,
+        d_optimizer: OptimizerFactory | None = None,
+        loss: str = "non_saturating",
+        ema=None,
+        augment=None,
+        r1=None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode)
         weights = {
             "content": content_weight, "structure": structure_weight, "style": style_weight,
-            "gram": gram_weight, "pixel": pixel_weight,
+            "gram": gram_weight, "pixel": pixel_weight, "adversarial": adversarial_weight,
         }  # fmt: skip
         for key, value in weights.items():
             require(value >= 0, f"model.{key}_weight={value} must be >= 0.")
@@ -94,8 +111,19 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
         self.decoder = decoder
         self.optimizer_factory = optimizer
         self.weights = weights
+        self.adversarial_on = adversarial_weight > 0
+        if self.adversarial_on:
+            require(
+                discriminator is not None and d_optimizer is not None,
+                f"model.adversarial_weight={adversarial_weight} needs model.discriminator and model.d_optimizer "
+                "(conf/model/style_swap.yaml has both); or set model.adversarial_weight=0.",
+            )
+            self.automatic_optimization = False
+            self.discriminator, self.d_optimizer_factory = discriminator, d_optimizer
+            self.adversarial = AdversarialLoss(loss)
         self.init_reference(reference_size)  # real training images sample() draws pairs from
         self.check_networks()
+        self.init_recipe({"decoder": decoder}, [discriminator] if self.adversarial_on else [], ema, augment, r1, spectral_norm)
 
     def check_networks(self) -> None:
         """One tiny pass at build time: the frozen encoder fixes the image shape the model can take."""
@@ -123,10 +151,11 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
     def features(self, x: torch.Tensor, n_stages: int = 2) -> list[torch.Tensor]:
         return self.encoder.stage_outputs(x, n_stages)
 
-    def transfer(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Differentiable in the decoder: AdaIN on both stages, then decode."""
+    def transfer(self, content: torch.Tensor, style: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
+        """Differentiable in the decoder: AdaIN on both stages, then decode (with `decoder`, by
+        default the trained one)."""
         (c1, c2), (s1, s2) = self.features(content), self.features(style)
-        return self.decoder(adain(c2, s2), adain(c1, s1), content)
+        return (decoder or self.decoder)(adain(c2, s2), adain(c1, s1), content)
 
     def check_images(self, name: str, x: torch.Tensor) -> None:
         require(
@@ -142,7 +171,7 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
         require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
         with evaluating(self):
             style = style.to(self.device).expand(len(content), -1, -1, -1)
-            return self.transfer(content.to(self.device), style)
+            return self.transfer(content.to(self.device), style, self.inference_network("decoder"))
 
     # --- training ----------------------------------------------------------------------------
 
@@ -166,14 +195,58 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
         }
         return terms, result
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in terms.items())
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         x = batch["image"]  # (B, C, H, W)
         require(len(x) >= 2, "style_swap needs batches of at least 2 images (each image borrows another's style).")
         self.remember(x)
+        if self.adversarial_on:
+            return self.adversarial_training_step(x)
         terms, _ = self.losses(x)
-        loss = sum(self.weights[k] * v for k, v in terms.items())
+        loss = self.weighted(terms)
         self.log_dict({"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()}}, on_step=True, on_epoch=True, batch_size=len(x))
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if not self.adversarial_on:
+            self.update_ema()  # the adversarial path updates it after each decoder step
+
+    def adversarial_training_step(self, x: torch.Tensor) -> None:  # manual optimisation: nothing to return
+        """One D step (real images against the detached results), then one decoder step with the
+        feature losses plus the adversarial term."""
+        opt_decoder, opt_d = self.optimizers()
+        style = torch.roll(x, 1, dims=0)
+        with torch.no_grad():
+            fake = self.transfer(x, style)
+
+        def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            r1_due = self.r1_due()
+            real_in = self.r1_input(x, r1_due)
+            real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(fake))
+            d_loss = self.add_r1(self.adversarial.d_loss(real_logits, fake_logits), r1_due, len(x), (real_logits, real_in))
+            return d_loss, real_logits, fake_logits
+
+        (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
+
+        def decoder_step() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            terms, result = self.losses(x)
+            terms["adversarial"] = self.adversarial.g_loss(self.discriminator(self.augment(result)))
+            return self.weighted(terms), terms
+
+        (loss, terms), grad_norm_g = self.adversarial_step("g", opt_decoder, decoder_step, self.decoder.parameters())
+        threshold = 0.5 if self.adversarial.mode == "lsgan" else 0.0  # where D's output says "real"
+        self.log_dict(
+            {
+                "train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()},
+                "train/d_loss": d_loss.detach(),
+                "train/d_real_acc": (real_logits.detach() > threshold).float().mean(),
+                "train/d_fake_acc": (fake_logits.detach() < threshold).float().mean(),
+                "stability/grad_norm_d": grad_norm_d, "stability/grad_norm_g": grad_norm_g,
+            },
+            on_step=True, on_epoch=True, batch_size=len(x),
+        )  # fmt: skip
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["image"]
@@ -183,7 +256,7 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
         style = torch.roll(x, 1, dims=0)
         self.log_dict(
             {
-                "val/loss": sum(self.weights[k] * v for k, v in terms.items()),
+                "val/loss": self.weighted(terms),
                 **{f"val/{k}": v for k, v in terms.items()},
                 # 0 = the style image's pixel statistics, 1 = the content image's own.
                 "val/style_stat_dist": relative_distance(style_statistics(result), style_statistics(style), style_statistics(x)),
@@ -191,5 +264,8 @@ class AdaINStyleTransfer(ReferencePairs, GenerativeModule):
             on_epoch=True, batch_size=len(x),
         )  # fmt: skip
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.decoder.parameters())
+    def configure_optimizers(self) -> torch.optim.Optimizer | list[torch.optim.Optimizer]:
+        decoder = self.optimizer_factory(self.decoder.parameters())
+        if self.adversarial_on:
+            return [decoder, self.d_optimizer_factory(self.discriminator.parameters())]
+        return decoder
