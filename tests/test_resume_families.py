@@ -62,6 +62,12 @@ FAMILIES = {
     ),  # fmt: skip
     # The AdaIN model trains its decoder only: one optimiser step per batch.
     "style_swap": Family("style_swap", 8, ("model.decoder.width=8", "model.reference_size=8")),
+    # With its adversarial term: manual optimisation, a D and a decoder step per batch, EMA and lazy R1.
+    "style_swap_adversarial": Family(
+        "style_swap", 16,
+        ("model.decoder.width=8", "model.reference_size=8", "model.adversarial_weight=0.5", "model.discriminator.base_channels=8",
+         "model.ema.decay=0.9", "model.r1.gamma=1", "model.r1.every=2", "model.decoder.residual=true"),
+    ),  # fmt: skip
     "style_swap_munit": Family(
         "style_swap_munit", 16,
         ("model.content_encoder.base_channels=4", "model.content_encoder.n_res=1", "model.style_encoder.base_channels=4",
