@@ -66,7 +66,7 @@ FAMILIES = {
     "style_swap_adversarial": Family(
         "style_swap", 16,
         ("model.decoder.width=8", "model.reference_size=8", "model.adversarial_weight=0.5", "model.discriminator.base_channels=8",
-         "model.ema.decay=0.9", "model.r1.gamma=1", "model.r1.every=2", "model.decoder.residual=true"),
+         "model.ema.decay=0.9", "model.ema.start_step=2", "model.r1.gamma=1", "model.r1.every=2", "model.decoder.residual=true"),
     ),  # fmt: skip
     "style_swap_munit": Family(
         "style_swap_munit", 16,

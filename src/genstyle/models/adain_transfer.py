@@ -175,12 +175,13 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
 
     # --- training ----------------------------------------------------------------------------
 
-    def losses(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Loss terms for a batch `x` where image i takes the style of image i-1, and the results."""
+    def losses(self, x: torch.Tensor, decoder: nn.Module | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms for a batch `x` where image i takes the style of image i-1, and the results
+        (drawn by `decoder`, by default the trained one)."""
         style = torch.roll(x, 1, dims=0)
         (c1, c2, c3), (s1, s2) = self.features(x, 3), self.features(style)
         t1, t2 = adain(c1, s1), adain(c2, s2)
-        result = self.decoder(t2, t1, x)
+        result = (decoder or self.decoder)(t2, t1, x)
         r1, r2, r3 = self.features(result, 3)
         style_terms = []
         for r, s in ((r1, s1), (r2, s2)):
@@ -209,9 +210,13 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         self.log_dict({"train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()}}, on_step=True, on_epoch=True, batch_size=len(x))
         return loss
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        if not self.adversarial_on:
-            self.update_ema()  # the adversarial path updates it after each decoder step
+    def optimizer_step(self, *args, **kwargs) -> None:
+        """Automatic optimisation (no discriminator): the decoder step, then the EMA update. Here
+        rather than in `on_train_batch_end`, which runs after the callbacks' hook: the mid-epoch
+        checkpoint of this batch must already hold the update. (The adversarial path is manual and
+        updates the EMA after each decoder step.)"""
+        super().optimizer_step(*args, **kwargs)
+        self.update_ema()
 
     def adversarial_training_step(self, x: torch.Tensor) -> None:  # manual optimisation: nothing to return
         """One D step (real images against the detached results), then one decoder step with the
@@ -252,7 +257,7 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         x = batch["image"]
         if len(x) < 2:
             return  # a last batch of one image has no other image to borrow a style from
-        terms, result = self.losses(x)
+        terms, result = self.losses(x, self.inference_network("decoder"))  # what stylize() would draw
         style = torch.roll(x, 1, dims=0)
         self.log_dict(
             {
