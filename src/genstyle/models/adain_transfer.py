@@ -24,7 +24,8 @@ the image before it):
 With `adversarial_weight > 0` a discriminator (`model.discriminator`) judges the results against
 real training images and the decoder also learns to fool it (manual optimisation, one D and one
 decoder step per batch). The feature losses alone settle on a soft average of the textures they
-allow; the adversarial term pushes the decoder to the sharp side. The recipe options of the
+allow; the adversarial term is meant to push the decoder to the sharp side (at weight 0.2 in a
+4-minute CPU trial it did not lower the FID; docs/style-transfer.md). The recipe options of the
 adversarial families (EMA of the decoder used at inference, DiffAugment, lazy R1, spectral norm;
 models/recipe.py) apply; EMA also works without the discriminator.
 
