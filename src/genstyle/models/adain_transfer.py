@@ -221,23 +221,21 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
 
     def adversarial_training_step(self, x: torch.Tensor) -> None:  # manual optimisation: nothing to return
         """One D step (real images against the detached results), then one decoder step with the
-        feature losses plus the adversarial term."""
+        feature losses plus the adversarial term. The results and feature losses are computed once,
+        before the D step: it does not change the decoder, so the decoder step reuses them."""
         opt_decoder, opt_d = self.optimizers()
-        style = torch.roll(x, 1, dims=0)
-        with torch.no_grad():
-            fake = self.transfer(x, style)
+        terms, result = self.losses(x)
 
         def d_step() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             r1_due = self.r1_due()
             real_in = self.r1_input(x, r1_due)
-            real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(fake))
+            real_logits, fake_logits = self.discriminator(self.augment(real_in)), self.discriminator(self.augment(result.detach()))
             d_loss = self.add_r1(self.adversarial.d_loss(real_logits, fake_logits), r1_due, len(x), (real_logits, real_in))
             return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
 
         def decoder_step() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            terms, result = self.losses(x)
             terms["adversarial"] = self.adversarial.g_loss(self.discriminator(self.augment(result)))
             return self.weighted(terms), terms
 
