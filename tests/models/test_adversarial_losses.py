@@ -77,3 +77,11 @@ def test_wasserstein_by_hand():
     loss = AdversarialLoss("wasserstein")
     assert loss.d_loss(REAL, FAKE).item() == pytest.approx((-3 + 1 + 0) / 3 - (2 - 1 + 0.5) / 3, rel=1e-6)
     assert loss.g_loss(FAKE).item() == pytest.approx(2 / 3, rel=1e-6)
+
+
+def test_discriminator_accuracies_use_each_loss_s_decision_boundary():
+    real, fake = torch.tensor([0.7, 0.3, -0.2]), torch.tensor([0.4, -0.1, 0.8])
+    # least squares: targets 1 (real) and 0 (fake), boundary 0.5
+    assert [float(a) for a in AdversarialLoss("lsgan").accuracies(real, fake)] == pytest.approx([1 / 3, 2 / 3])
+    # the others: boundary 0
+    assert [float(a) for a in AdversarialLoss("hinge").accuracies(real, fake)] == pytest.approx([2 / 3, 1 / 3])

@@ -240,13 +240,12 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             return self.weighted(terms), terms
 
         (loss, terms), grad_norm_g = self.adversarial_step("g", opt_decoder, decoder_step, self.decoder.parameters())
-        threshold = 0.5 if self.adversarial.mode == "lsgan" else 0.0  # where D's output says "real"
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
         self.log_dict(
             {
                 "train/loss": loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()},
                 "train/d_loss": d_loss.detach(),
-                "train/d_real_acc": (real_logits.detach() > threshold).float().mean(),
-                "train/d_fake_acc": (fake_logits.detach() < threshold).float().mean(),
+                "train/d_real_acc": real_acc, "train/d_fake_acc": fake_acc,
                 "stability/grad_norm_d": grad_norm_d, "stability/grad_norm_g": grad_norm_g,
             },
             on_step=True, on_epoch=True, batch_size=len(x),

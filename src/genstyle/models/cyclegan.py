@@ -211,16 +211,17 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             "d", opt_d, d_step, [*self.disc_a.parameters(), *self.disc_b.parameters()]
         )
 
-        # LSGAN targets are 1/0, the others' decision boundary is 0: "correct" is the nearer side.
-        threshold = 0.5 if self.adversarial.mode == "lsgan" else 0.0
+        real_acc, fake_acc = self.adversarial.accuracies(  # over both discriminators' patches
+            torch.cat([real_logits_a.flatten(), real_logits_b.flatten()]), torch.cat([fake_logits_a.flatten(), fake_logits_b.flatten()])
+        )
         metrics = {f"train/{k}": v.detach() for k, v in terms.items()}
         metrics |= {
             "train/g_loss": g_loss.detach(),
             "train/d_a": d_a.detach(),
             "train/d_b": d_b.detach(),
             "train/d_loss": (d_a + d_b).detach(),
-            "train/d_real_acc": torch.cat([(real_logits_a > threshold).flatten(), (real_logits_b > threshold).flatten()]).float().mean(),
-            "train/d_fake_acc": torch.cat([(fake_logits_a < threshold).flatten(), (fake_logits_b < threshold).flatten()]).float().mean(),
+            "train/d_real_acc": real_acc,
+            "train/d_fake_acc": fake_acc,
             "stability/grad_norm_g": grad_norm_g,
             "stability/grad_norm_d": grad_norm_d,
         }

@@ -191,6 +191,7 @@ class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
             "g", opt_g, g_step, [p for m in (self.content_encoder, self.style_encoder, self.decoder) for p in m.parameters()]
         )
 
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
         metrics = {
             "train/d_loss": d_loss.detach(),
             "train/g_loss": g_loss.detach(),
@@ -198,8 +199,8 @@ class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
             "train/adv": terms["adv"].detach(),
             "train/content_recon": terms["content"].detach(),
             "train/style_recon": terms["style"].detach(),
-            "train/d_real_acc": (real_logits.detach() > 0.5 if self.adversarial.mode == "lsgan" else real_logits.detach() > 0).float().mean(),
-            "train/d_fake_acc": (fake_logits.detach() < 0.5 if self.adversarial.mode == "lsgan" else fake_logits.detach() < 0).float().mean(),
+            "train/d_real_acc": real_acc,
+            "train/d_fake_acc": fake_acc,
             "stability/grad_norm_d": grad_norm_d,
             "stability/grad_norm_g": grad_norm_g,
         }

@@ -33,6 +33,12 @@ class AdversarialLoss:
             return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
         return fake_logits.mean() - real_logits.mean()  # wasserstein critic
 
+    def accuracies(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's accuracy on real and on fake logits (any shapes): the share on the correct side of
+        the decision boundary, 0.5 for least squares (targets 1 and 0) and 0 for the others."""
+        threshold = 0.5 if self.mode == "lsgan" else 0.0
+        return (real_logits.detach() > threshold).float().mean(), (fake_logits.detach() < threshold).float().mean()
+
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         fake_logits = fake_logits.float()  # float32 under mixed precision
         if self.mode == "non_saturating":
