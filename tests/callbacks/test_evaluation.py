@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from genstyle.cli.train import train
@@ -67,6 +68,35 @@ def test_dcgan_best_checkpoint_follows_fid_and_interval_is_respected(make_cfg, c
     assert [h["epoch"] for h in history] == [0, 2, 3]  # first, every 3rd, last
     assert "stability/fid_spread" in history[-1] and history[-1]["stability/fid_spread"] >= 0
     assert list((out / "checkpoints").glob("best-*.ckpt")), "ModelCheckpoint(monitor=val/fid) saved no best checkpoint"
+
+
+class StopAfter(pl.Callback):
+    """Stops the run inside its first epoch after `batches` batches, as trainer.max_time does."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx + 1 >= self.batches:
+            trainer.should_stop = True
+
+
+@pytest.mark.parametrize(
+    ("min_epochs", "measured_batches"),
+    [
+        (0, [2, 5]),  # the stop is honoured at batch 5: measured there, once
+        (1, [2, 8]),  # min_epochs keeps it training: not at the validations of batches 4 and 6, at the epoch's end
+    ],
+)
+def test_a_run_is_measured_first_and_on_the_weights_it_ends_with(make_cfg, classifier_weights, min_epochs, measured_batches):
+    # One epoch of 8 batches that validates every 2 and is asked to stop after 5 (as trainer.max_time does).
+    _, metrics, out = run(make_cfg, classifier_weights, "model=dcgan", "trainer.limit_train_batches=8", "+trainer.val_check_interval=2",
+                          f"trainer.min_epochs={min_epochs}", f"+callbacks.stop_after._target_={__name__}.StopAfter",
+                          "+callbacks.stop_after.batches=5")
+    history = json.loads((out / "eval.json").read_text())["history"]
+    steps_per_batch = history[0]["step"] / 2  # global_step counts optimizer steps
+    assert [h["step"] / steps_per_batch for h in history] == measured_batches, history
+    assert metrics["val/fid"] == pytest.approx(history[-1]["val/fid"], rel=1e-6)
 
 
 def test_samples_are_repeatable_and_conditional_labels_follow_the_data(make_cfg, classifier_weights):

@@ -4,6 +4,7 @@ checkpoint round trip, the multi-domain evaluation, and stylize.py's latent-guid
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -25,7 +26,7 @@ from genstyle.images import save_png
 from genstyle.metrics.backends import ClassifierBackend
 from genstyle.pixels import to_model_range
 from tests.cli.fake_stylers import FakeConditionalStylizer, write_checkpoint
-from tests.conftest import compose_train
+from tests.conftest import ROOT, compose_train
 from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 # Tiny networks: the code paths of the real ones at a fraction of the cost.
@@ -215,6 +216,46 @@ def test_multidomain_evaluation_protocol(trained, test_images, classifier_weight
     assert protocol["translations_per_target"]["coat"] == 18  # 2 images from each of the 9 other domains
     again, _ = evaluate_multidomain(model, images, labels, ClassifierBackend(classifier_weights), settings)
     assert again == logs  # seeded: the same numbers every time
+
+
+# --- benchmarks/domains.py and benchmarks/reference_grid.py ------------------------------------
+
+
+def run_script(name: str, *args: str) -> int:
+    """`main(args)` of a benchmarks/ script, in this process."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(list(args))
+
+
+def test_domains_benchmark_writes_the_protocol_and_the_class_pair(trained, tmp_path):
+    _, run, _ = trained
+    out = tmp_path / "domains.json"
+    assert run_script("domains", str(run / "checkpoints" / "last.ckpt"), "--per-source", "2", "--diversity-inputs", "1", "--out", str(out)) == 0
+    record = json.loads(out.read_text())
+    metrics = record["metrics"]
+    assert record["protocol"]["translations_per_target"]["coat"] == 18  # 2 images from each of the 9 other domains
+    assert metrics["val/fid_reference"] == pytest.approx(sum(metrics[f"val/fid_reference_{c}"] for c in FASHION_MNIST_CLASSES) / 10)
+    for key in ("sneaker2ankle_boot_latent", "sneaker2ankle_boot_reference", "ankle_boot2sneaker_latent", "ankle_boot2sneaker_reference"):
+        assert metrics[f"fid_{key}"] > 0 and 0 <= metrics[f"target_share_{key}"] <= 1
+
+
+def test_domains_benchmark_and_grid_bad_input_exit_2(trained, tmp_path, capsys):
+    _, run, _ = trained
+    out = tmp_path / "domains.json"
+    assert run_script("domains", str(run / "checkpoints" / "last.ckpt"), "--pair", "sneaker", "boots", "--out", str(out)) == 2
+    assert "boots not among the model's domains" in capsys.readouterr().err and not out.exists()
+    cvae = write_checkpoint(FakeConditionalStylizer, tmp_path / "cvae.ckpt")
+    assert run_script("reference_grid", str(cvae), "--out", str(tmp_path / "grid.png")) == 2
+    assert "has no domains" in capsys.readouterr().err and not (tmp_path / "grid.png").exists()
+
+
+def test_reference_grid_has_a_cell_per_source_and_reference(trained, tmp_path):
+    _, run, _ = trained
+    assert run_script("reference_grid", str(run / "checkpoints" / "last.ckpt"), "--scale", "2", "--out", str(tmp_path / "grid.png")) == 0
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (9 * (56 + 2) + 2,) * 2  # 8 sources and a corner, 8 references and the top row
 
 
 # --- stylize.py -----------------------------------------------------------------------------

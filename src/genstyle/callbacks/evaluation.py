@@ -60,6 +60,12 @@ def check_monitor_source(monitor: str | None, callbacks: list) -> None:
         )
 
 
+def stopping(trainer: pl.Trainer) -> bool:
+    """The run stops after this step: a stop was asked for (trainer.max_time, early stopping) and
+    Lightning will honour it (min_epochs / min_steps are met; before that it trains on)."""
+    return bool(trainer.should_stop) and getattr(trainer.fit_loop, "_can_stop_early", True)
+
+
 class Evaluation(pl.Callback):
     def __init__(
         self,
@@ -99,6 +105,7 @@ class Evaluation(pl.Callback):
         self.backend: FeatureBackend | None = None
         self.evaluator: SampleEvaluation | TranslationEvaluation | MultiDomainEvaluation | None = None
         self._evaluated_epochs: set[int] = set()
+        self._last_evaluated_step: int | None = None
         self.last_seconds = math.nan
         self.disabled: str | None = None
 
@@ -151,25 +158,32 @@ class Evaluation(pl.Callback):
 
     # --- when -----------------------------------------------------------------------------------
 
-    def _due(self, trainer: pl.Trainer) -> bool:
-        epoch = trainer.current_epoch
-        if self.disabled or trainer.sanity_checking or epoch in self._evaluated_epochs:
-            return False
-        last = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
+    def _due(self, trainer: pl.Trainer, at_epoch_end: bool) -> bool:
+        if self.disabled or trainer.sanity_checking or trainer.global_step == self._last_evaluated_step:
+            return False  # once per step: the validation and the epoch end of one step both ask
         # The first evaluation of a run runs regardless of the interval: a checkpoint that
-        # monitors val/fid must find it after the first validation. A resumed run restores the
-        # evaluated epochs (state_dict) and the last val/fid (ResumeState), so it keeps the interval.
-        first = not self._evaluated_epochs
-        return first or last or trainer.should_stop or (epoch + 1) % self.every_n_epochs == 0
+        # monitors val/fid must find it after the first validation. A run that stops inside an
+        # epoch (trainer.max_time, early stopping) is measured at the step it stops on, so its last
+        # and best checkpoints see the final weights.
+        if not self._evaluated_epochs or stopping(trainer):
+            return True
+        if not at_epoch_end:
+            return False  # validations inside an epoch (trainer.val_check_interval) are not measured
+        epoch = trainer.current_epoch
+        last = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
+        # A resumed run restores the evaluated epochs (state_dict) and the last val/fid
+        # (ResumeState), so it keeps the interval.
+        return last or (epoch not in self._evaluated_epochs and (epoch + 1) % self.every_n_epochs == 0)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> None:
-        if not trainer.state.fn == "fit" or not self._due(trainer):
+        at_epoch_end = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if not trainer.state.fn == "fit" or not self._due(trainer, at_epoch_end):
             return
         self._evaluate(trainer, pl_module, in_validation=True)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> None:
         # Runs with no validation loop (data.val_size=0, limit_val_batches=0): evaluate here instead.
-        if self._due(trainer):
+        if self._due(trainer, at_epoch_end=True):
             self._evaluate(trainer, pl_module, in_validation=False)
 
     # --- what -----------------------------------------------------------------------------------
@@ -179,6 +193,7 @@ class Evaluation(pl.Callback):
         start = time.perf_counter()
         epoch = trainer.current_epoch
         self._evaluated_epochs.add(epoch)
+        self._last_evaluated_step = trainer.global_step
         # Under DDP each rank makes and embeds its share of the images (with rank 0's weights and
         # buffers); the gathered features cover every image exactly once, so all ranks compute
         # the single-process numbers.
@@ -192,7 +207,7 @@ class Evaluation(pl.Callback):
 
     def _final(self, trainer: pl.Trainer) -> bool:
         last = trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
-        return last or trainer.should_stop
+        return last or stopping(trainer)
 
     def _final_judges(self, trainer: pl.Trainer, pl_module: GenerativeModule, logged: dict, measured) -> dict:
         """The judges that train a network (so at the end of training, not every epoch): the
