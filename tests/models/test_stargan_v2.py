@@ -218,6 +218,18 @@ def test_multidomain_evaluation_protocol(trained, test_images, classifier_weight
     assert again == logs  # seeded: the same numbers every time
 
 
+def test_style_benchmark_gives_the_style_images_true_labels(trained, test_images):
+    from genstyle.cli.style_benchmark import model_entry
+
+    model, run, _ = trained
+    entry = model_entry(str(run / "checkpoints" / "last.ckpt"))
+    images, labels = test_images
+    content, style = to_model_range(images[:4]), to_model_range(images[4:8])
+    out = entry.stylizer(content, style, labels[:4], labels[4:8])
+    assert torch.equal(out, model.stylize(content, style, style_labels=labels[4:8]))
+    assert entry.note == "true style labels given"
+
+
 # --- benchmarks/domains.py and benchmarks/reference_grid.py ------------------------------------
 
 

@@ -6,6 +6,7 @@ into a stylizer callable for it, the way `stylize.py` drives each family:
 - models with `stylize(content, style)` (style_swap, style_swap_munit) get the pairs' images;
 - conditional models (cvae, cgan: `stylize(..., content_labels, style_labels)`) also get the
   pairs' true test labels, as `stylize.py content_labels=... style_labels=...` passes them;
+  models with domains (stargan_v2: `stylize(..., style_labels)`) the style images' true labels;
 - translation models (cyclegan) translate on the class pair they were trained on: contents of
   class A with `translate(x, "a2b")` (their style images are of class B), and the reverse;
 - the trivial references copy the content or the style image; the optimisation reference
@@ -68,15 +69,19 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
     )
     label = name or f"{model.family} ({Path(ckpt_path).parent.parent.name or Path(ckpt_path).stem})"
     if model.can_stylize:
-        conditional = "content_labels" in inspect.signature(model.stylize).parameters
+        parameters = inspect.signature(model.stylize).parameters
+        conditional, styled_by_label = "content_labels" in parameters, "style_labels" in parameters
 
         def stylize(content, style, content_labels, style_labels):
             with torch.no_grad():
                 if conditional:
                     return model.stylize(content.to(model.device), style.to(model.device), content_labels=content_labels.to(model.device), style_labels=style_labels.to(model.device))
+                if styled_by_label:
+                    return model.stylize(content.to(model.device), style.to(model.device), style_labels=style_labels.to(model.device))
                 return model.stylize(content.to(model.device), style.to(model.device))
 
-        return Entry(label, stylize, note="true class labels given" if conditional else "")
+        note = "true class labels given" if conditional else "true style labels given" if styled_by_label else ""
+        return Entry(label, stylize, note=note)
     if model.can_translate:
         a, b = translator_classes(model, ckpt_path)
 
