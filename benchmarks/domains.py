@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON of every number (default: domains.json beside the checkpoint)")
     args = parser.parse_args(argv)
     try:
-        from genstyle.callbacks.multidomain_evaluation import MultiDomainSettings, evaluate_multidomain
+        from genstyle.callbacks.multidomain_evaluation import (
+            MultiDomainSettings,
+            evaluate_multidomain,
+        )
         from genstyle.checkpoints import load_model
         from genstyle.cli.style_benchmark import test_split
         from genstyle.metrics.backends import ClassifierBackend
