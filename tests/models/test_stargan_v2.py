@@ -1,6 +1,7 @@
 """stargan_v2: real training steps on Fashion-MNIST and on a generated RGB class folder, the
 translate / stylize / sample contract (shapes, ranges, repeatability, EMA at inference), an exact
-checkpoint round trip, the multi-domain evaluation, and stylize.py's latent-guided path and bad input."""
+checkpoint round trip, the multi-domain evaluation, the style benchmark's labels, benchmarks/domains.py and
+benchmarks/reference_grid.py, and stylize.py's latent-guided path and bad input."""
 
 from __future__ import annotations
 
