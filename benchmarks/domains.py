@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from genstyle.errors import GenstyleError, require  # noqa: E402
+from genstyle.errors import report_user_errors, require  # noqa: E402
 
 
 def pair_scores(model, test, backend, pair: tuple[str, str], seed: int) -> dict[str, float]:
@@ -54,6 +54,7 @@ def pair_scores(model, test, backend, pair: tuple[str, str], seed: int) -> dict[
     return scores
 
 
+@report_user_errors  # a user error: `error: ...` on stderr, exit 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("ckpt", type=Path)
@@ -63,33 +64,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON of every number (default: domains.json beside the checkpoint)")
     args = parser.parse_args(argv)
-    try:
-        from genstyle.callbacks.multidomain_evaluation import (
-            MultiDomainSettings,
-            evaluate_multidomain,
-        )
-        from genstyle.checkpoints import load_model
-        from genstyle.cli.style_benchmark import test_split
-        from genstyle.metrics.backends import ClassifierBackend
+    from genstyle.callbacks.multidomain_evaluation import (
+        MultiDomainSettings,
+        evaluate_multidomain,
+    )
+    from genstyle.checkpoints import load_model
+    from genstyle.cli.style_benchmark import test_split
+    from genstyle.metrics.backends import ClassifierBackend
 
-        require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
-        model, _ = load_model(str(args.ckpt))
-        require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; this needs a model=stargan_v2 checkpoint.")
-        names = list(model.domain_names())
-        unknown = [c for c in args.pair if c not in names]
-        require(not unknown, f"--pair {' '.join(args.pair)}: {', '.join(unknown)} not among the model's domains ({', '.join(names)}).")
-        test, backend = test_split(None), ClassifierBackend()
-        settings = MultiDomainSettings(per_source=args.per_source, diversity_inputs=args.diversity_inputs, seed=args.seed)
-        logs, protocol = evaluate_multidomain(model, test.images, test.labels, backend, settings)
-        logs |= pair_scores(model, test, backend, tuple(args.pair), args.seed)
-        out = args.out or args.ckpt.with_name("domains.json")
-        out.write_text(json.dumps({"checkpoint": str(args.ckpt), "metrics": logs, "protocol": protocol}, indent=2) + "\n")
-        for key, value in logs.items():
-            print(f"{key:40s} {value:.4f}")
-        print(f"Wrote {out}")
-    except GenstyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
+    model, _ = load_model(str(args.ckpt))
+    require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; this needs a model=stargan_v2 checkpoint.")
+    names = list(model.domain_names())
+    unknown = [c for c in args.pair if c not in names]
+    require(not unknown, f"--pair {' '.join(args.pair)}: {', '.join(unknown)} not among the model's domains ({', '.join(names)}).")
+    test, backend = test_split(None), ClassifierBackend()
+    settings = MultiDomainSettings(per_source=args.per_source, diversity_inputs=args.diversity_inputs, seed=args.seed)
+    logs, protocol = evaluate_multidomain(model, test.images, test.labels, backend, settings)
+    logs |= pair_scores(model, test, backend, tuple(args.pair), args.seed)
+    out = args.out or args.ckpt.with_name("domains.json")
+    out.write_text(json.dumps({"checkpoint": str(args.ckpt), "metrics": logs, "protocol": protocol}, indent=2) + "\n")
+    for key, value in logs.items():
+        print(f"{key:40s} {value:.4f}")
+    print(f"Wrote {out}")
     return 0
 
 

@@ -19,48 +19,45 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from genstyle.errors import GenstyleError, require  # noqa: E402
+from genstyle.errors import report_user_errors, require  # noqa: E402
 
 SOURCE_CLASSES = (0, 1, 3, 4, 7, 8, 9, 5)
 REFERENCE_CLASSES = (0, 2, 4, 6, 7, 9, 8, 1)
 
 
+@report_user_errors  # a user error: `error: ...` on stderr, exit 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("ckpt", type=Path)
     parser.add_argument("--scale", type=int, default=3, help="nearest-neighbour enlargement")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    try:
-        import torch
-        import torch.nn.functional as F
+    import torch
+    import torch.nn.functional as F
 
-        from genstyle.checkpoints import load_model
-        from genstyle.cli.style_benchmark import test_split
-        from genstyle.images import grid_image, save_png
-        from genstyle.pixels import to_model_range
+    from genstyle.checkpoints import load_model
+    from genstyle.cli.style_benchmark import test_split
+    from genstyle.images import grid_image, save_png
+    from genstyle.pixels import to_model_range
 
-        require(args.scale >= 1, "--scale must be >= 1.")
-        require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
-        require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
-        model, _ = load_model(str(args.ckpt))
-        require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; the grid needs a model=stargan_v2 checkpoint.")
-        test = test_split(None)
+    require(args.scale >= 1, "--scale must be >= 1.")
+    require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
+    require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
+    model, _ = load_model(str(args.ckpt))
+    require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; the grid needs a model=stargan_v2 checkpoint.")
+    test = test_split(None)
 
-        def nth(label: int, k: int) -> int:
-            return int((test.labels == label).nonzero()[k])
+    def nth(label: int, k: int) -> int:
+        return int((test.labels == label).nonzero()[k])
 
-        sources = to_model_range(test.images[[nth(c, 0) for c in SOURCE_CLASSES]])
-        rows = [torch.cat([torch.ones_like(sources[:1]), sources])]  # a white corner cell
-        for index in (nth(c, 1) for c in REFERENCE_CLASSES):
-            reference = to_model_range(test.images[index][None])
-            rows.append(torch.cat([reference, model.stylize(sources, reference, style_labels=int(test.labels[index])).cpu()]))
-        cells = F.interpolate(torch.cat(rows), scale_factor=args.scale, mode="nearest")
-        save_png(grid_image(cells, nrow=len(sources) + 1), args.out)
-        print(f"Wrote {args.out}: {len(rows) - 1} references x {len(sources)} sources")
-    except GenstyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    sources = to_model_range(test.images[[nth(c, 0) for c in SOURCE_CLASSES]])
+    rows = [torch.cat([torch.ones_like(sources[:1]), sources])]  # a white corner cell
+    for index in (nth(c, 1) for c in REFERENCE_CLASSES):
+        reference = to_model_range(test.images[index][None])
+        rows.append(torch.cat([reference, model.stylize(sources, reference, style_labels=int(test.labels[index])).cpu()]))
+    cells = F.interpolate(torch.cat(rows), scale_factor=args.scale, mode="nearest")
+    save_png(grid_image(cells, nrow=len(sources) + 1), args.out)
+    print(f"Wrote {args.out}: {len(rows) - 1} references x {len(sources)} sources")
     return 0
 
 

@@ -27,9 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from genstyle.errors import GenstyleError, require  # noqa: E402
+from genstyle.errors import report_user_errors, require  # noqa: E402
 
-EXIT_USER_ERROR = 2
 MATCHING_KEYS = ("split", "num_pairs", "seed", "classifier_sha256", "gram_stages")
 
 
@@ -83,13 +82,9 @@ def run(args: argparse.Namespace) -> dict:
     return payload
 
 
+@report_user_errors  # a user error: `error: ...` on stderr, exit 2
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        run(args)
-    except GenstyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    run(parse_args(argv))
     return 0
 
 

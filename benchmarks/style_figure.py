@@ -17,9 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from genstyle.errors import GenstyleError, require  # noqa: E402
+from genstyle.errors import report_user_errors, require  # noqa: E402
 
 
+@report_user_errors  # a user error: `error: ...` on stderr, exit 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ckpts", nargs="*", default=[])
@@ -29,34 +30,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=3, help="nearest-neighbour enlargement")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    try:
-        import torch
-        import torch.nn.functional as F
+    import torch
+    import torch.nn.functional as F
 
-        from genstyle.cli import style_benchmark as cli
-        from genstyle.images import grid_image, save_png
-        from genstyle.metrics import style_benchmark as sb
-        from genstyle.metrics.features import default_classifier
-        from genstyle.stylization.optimise import optimisation_stylizer
+    from genstyle.cli import style_benchmark as cli
+    from genstyle.images import grid_image, save_png
+    from genstyle.metrics import style_benchmark as sb
+    from genstyle.metrics.features import default_classifier
+    from genstyle.stylization.optimise import optimisation_stylizer
 
-        require(args.rows >= 1 and args.scale >= 1, "--rows and --scale must be >= 1.")
-        require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
-        entries = [cli.model_entry(c) for c in args.ckpts]
-        test = cli.test_split(None)
-        content_idx, style_idx = sb.make_pairs(test.labels, args.rows, args.seed)
-        content = test.images[content_idx].float() / 127.5 - 1
-        style = test.images[style_idx].float() / 127.5 - 1
-        labels = test.labels[content_idx], test.labels[style_idx]
-        columns = [content, style, optimisation_stylizer(default_classifier(), style_weight=args.optimise_weight)(content, style)]
-        columns += [e.stylizer(content, style, *labels).clamp(-1, 1).cpu() for e in entries]
-        cells = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: pair by pair
-        cells = F.interpolate(cells, scale_factor=args.scale, mode="nearest")
-        save_png(grid_image(cells, nrow=len(columns)), args.out)
-        print(f"Wrote {args.out}: columns content | style | optimisation (style weight {args.optimise_weight:g}) | "
-              + " | ".join(e.name for e in entries))
-    except GenstyleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    require(args.rows >= 1 and args.scale >= 1, "--rows and --scale must be >= 1.")
+    require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
+    entries = [cli.model_entry(c) for c in args.ckpts]
+    test = cli.test_split(None)
+    content_idx, style_idx = sb.make_pairs(test.labels, args.rows, args.seed)
+    content = test.images[content_idx].float() / 127.5 - 1
+    style = test.images[style_idx].float() / 127.5 - 1
+    labels = test.labels[content_idx], test.labels[style_idx]
+    columns = [content, style, optimisation_stylizer(default_classifier(), style_weight=args.optimise_weight)(content, style)]
+    columns += [e.stylizer(content, style, *labels).clamp(-1, 1).cpu() for e in entries]
+    cells = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: pair by pair
+    cells = F.interpolate(cells, scale_factor=args.scale, mode="nearest")
+    save_png(grid_image(cells, nrow=len(columns)), args.out)
+    print(f"Wrote {args.out}: columns content | style | optimisation (style weight {args.optimise_weight:g}) | "
+          + " | ".join(e.name for e in entries))
     return 0
 
 

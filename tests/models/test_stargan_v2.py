@@ -235,11 +235,14 @@ def test_style_benchmark_gives_the_style_images_true_labels(trained, test_images
 
 
 def run_script(name: str, *args: str) -> int:
-    """`main(args)` of a benchmarks/ script, in this process."""
+    """`main(args)` of a benchmarks/ script, in this process: its exit status (a user error exits 2)."""
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main(list(args))
+    try:
+        return module.main(list(args))
+    except SystemExit as stop:
+        return stop.code
 
 
 def test_domains_benchmark_writes_the_protocol_and_the_class_pair(trained, tmp_path):
