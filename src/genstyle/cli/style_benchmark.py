@@ -69,19 +69,16 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
     )
     label = name or f"{model.family} ({Path(ckpt_path).parent.parent.name or Path(ckpt_path).stem})"
     if model.can_stylize:
-        parameters = inspect.signature(model.stylize).parameters
-        conditional, styled_by_label = "content_labels" in parameters, "style_labels" in parameters
+        # The true labels go to whichever of content_labels / style_labels `stylize` takes.
+        takes = [key for key in ("content_labels", "style_labels") if key in inspect.signature(model.stylize).parameters]
 
         def stylize(content, style, content_labels, style_labels):
+            given = {"content_labels": content_labels, "style_labels": style_labels}
             with torch.no_grad():
-                if conditional:
-                    return model.stylize(content.to(model.device), style.to(model.device), content_labels=content_labels.to(model.device), style_labels=style_labels.to(model.device))
-                if styled_by_label:
-                    return model.stylize(content.to(model.device), style.to(model.device), style_labels=style_labels.to(model.device))
-                return model.stylize(content.to(model.device), style.to(model.device))
+                return model.stylize(content.to(model.device), style.to(model.device), **{k: given[k].to(model.device) for k in takes})
 
-        note = "true class labels given" if conditional else "true style labels given" if styled_by_label else ""
-        return Entry(label, stylize, note=note)
+        notes = {("content_labels", "style_labels"): "true class labels given", ("style_labels",): "true style labels given"}
+        return Entry(label, stylize, note=notes.get(tuple(takes), ""))
     if model.can_translate:
         a, b = translator_classes(model, ckpt_path)
 

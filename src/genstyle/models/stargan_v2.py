@@ -255,7 +255,8 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
             fake = self.generator(x.detach(), style_fn())
         fake_logits = self.discriminator(fake, y_trg)
         adv = self.adversarial.d_loss(real_logits, fake_logits)
-        stats = {"r1": r1.detach(), "real_acc": (real_logits.detach() > 0).float().mean(), "fake_acc": (fake_logits.detach() < 0).float().mean()}
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
+        stats = {"r1": r1.detach(), "real_acc": real_acc, "fake_acc": fake_acc}
         return adv + 0.5 * self.r1_gamma * r1, stats
 
     def g_loss(self, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -331,11 +332,12 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         ref_codes = encoder(torch.roll(x, 1, dims=0), y_trg)
         fake = generator(x, ref_codes)
         real_logits, fake_logits = self.discriminator(x, y), self.discriminator(fake, y_trg)
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
         z = torch.randn(len(x), self.latent_dim, device=x.device)
         self.log_dict(
             {
-                "val/d_real_acc": (real_logits > 0).float().mean(),
-                "val/d_fake_acc": (fake_logits < 0).float().mean(),
+                "val/d_real_acc": real_acc,
+                "val/d_fake_acc": fake_acc,
                 "val/style_recon": (encoder(fake, y_trg) - ref_codes).abs().mean(),
                 "val/cycle_l1": (generator(fake, encoder(x, y)) - x).abs().mean(),
                 "val/latent_style_recon": (encoder(generator(x, mapping(z, y_trg)), y_trg) - mapping(z, y_trg)).abs().mean(),
