@@ -43,10 +43,11 @@ browser:
 test: install browser
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(ARGS)
 
-# ruff, then the import rules of docs/architecture.md (contracts in pyproject.toml).
+# ruff, then the import rules of docs/architecture.md (contracts in pyproject.toml). import-linter
+# runs through the venv's interpreter: a venv reused from another checkout keeps stale script paths.
 lint: install
 	$(PY) -m ruff check src tests benchmarks
-	$(VENV)/bin/lint-imports
+	$(PY) -c 'import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())'
 
 bench: install
 	$(PY) benchmarks/throughput.py
