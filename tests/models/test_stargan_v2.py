@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -87,6 +88,23 @@ def test_training_step_on_fashion_mnist(trained):
     assert int(model.sample_source_count) == 32  # the real images of both batches, held for sample()
     with Image.open(run / "samples" / "epoch_000.png") as grid:  # SampleGrid through sample()
         assert grid.size[0] == 10 * 30 + 2
+
+
+def test_training_uses_the_channels_last_layout_with_the_same_maths(trained, tmp_path, one_thread):
+    model, _ = load_model(trained[1] / "checkpoints" / "last.ckpt")  # a copy: the fixture stays as loaded
+    torch.manual_seed(0)
+    x, s, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, model.style_dim), torch.tensor([0, 3, 5, 9])
+    before = (model.generator(x, s), model.discriminator(x, y), model.style_encoder(x, y))
+    model.configure_model()  # what Lightning calls before training: the layout of model.channels_last=true
+    assert model.generator.from_image.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.generator_ema.network.from_image.weight.is_contiguous(memory_format=torch.channels_last)
+    after = (model.generator(x, s), model.discriminator(x, y), model.style_encoder(x, y))
+    for a, b in zip(before, after, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    plain = compose_train([*TINY, *NO_EVAL, "model.channels_last=false"], tmp_path)
+    contiguous = hydra.utils.instantiate(plain.model)
+    contiguous.configure_model()
+    assert contiguous.generator.from_image.weight.is_contiguous()
 
 
 def write_rgb_class_folder(root: Path, per_class: int = 12, size: int = 32) -> Path:

