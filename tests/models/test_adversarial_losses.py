@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
+from tests.models.helpers import build_model
 
 REAL = torch.tensor([2.0, -1.0, 0.5])
 FAKE = torch.tensor([-3.0, 1.0, 0.0])
@@ -85,3 +86,13 @@ def test_discriminator_accuracies_use_each_loss_s_decision_boundary():
     assert [float(a) for a in AdversarialLoss("lsgan").accuracies(real, fake)] == pytest.approx([1 / 3, 2 / 3])
     # the others: boundary 0
     assert [float(a) for a in AdversarialLoss("hinge").accuracies(real, fake)] == pytest.approx([2 / 3, 1 / 3])
+
+
+def test_gan_logs_d_accuracy_on_its_loss_modes_boundary(make_cfg):
+    # lsgan's targets are 0 (fake) and 1 (real): a logit of 0.3 is on the fake side, though above 0.
+    model = build_model(make_cfg, "dcgan", "model.loss=lsgan")
+    logged: dict = {}
+    model.log_dict = lambda metrics, **kwargs: logged.update(metrics)
+    model.discriminate = lambda x, labels: torch.full((len(x),), 0.3)
+    model.validation_step({"image": torch.zeros(4, 1, 28, 28)}, 0)
+    assert (float(logged["val/d_real_acc"]), float(logged["val/d_fake_acc"])) == (0.0, 1.0)

@@ -91,10 +91,11 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
             return d_loss, real_logits, fake_logits
 
         (d_loss, real_logits, fake_logits), grad_norm_d = self.adversarial_step("d", opt_d, d_step, self.discriminator.parameters())
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)  # lsgan's boundary is 0.5, not 0
         metrics = {
             "train/d_loss": d_loss.detach(),
-            "train/d_real_acc": (real_logits.detach() > 0).float().mean(),
-            "train/d_fake_acc": (fake_logits.detach() < 0).float().mean(),
+            "train/d_real_acc": real_acc,
+            "train/d_fake_acc": fake_acc,
             "stability/grad_norm_d": grad_norm_d,
         }
         if self.adversarial.mode == "wasserstein":
@@ -117,11 +118,12 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         labels = self.batch_labels(batch)
         fake = self.generate(self.noise(len(real), self.latent_dim), labels)
         real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+        real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
         metrics = {
             "val/d_loss": self.adversarial.d_loss(real_logits, fake_logits),
             "val/g_loss": self.adversarial.g_loss(fake_logits),
-            "val/d_real_acc": (real_logits > 0).float().mean(),
-            "val/d_fake_acc": (fake_logits < 0).float().mean(),
+            "val/d_real_acc": real_acc,
+            "val/d_fake_acc": fake_acc,
         }
         if self.adversarial.mode == "wasserstein":
             metrics["val/wasserstein"] = real_logits.mean() - fake_logits.mean()
