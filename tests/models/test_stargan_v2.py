@@ -96,15 +96,17 @@ def test_training_uses_the_channels_last_layout_with_the_same_maths(trained, tmp
     x, s, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, model.style_dim), torch.tensor([0, 3, 5, 9])
     before = (model.generator(x, s), model.discriminator(x, y), model.style_encoder(x, y))
     model.configure_model()  # what Lightning calls before training: the layout of model.channels_last=true
-    assert model.generator.from_image.weight.is_contiguous(memory_format=torch.channels_last)
-    assert model.generator_ema.network.from_image.weight.is_contiguous(memory_format=torch.channels_last)
+    # A convolution with more than one input channel (with one, both layouts are the same strides).
+    assert model.generator.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.generator_ema.network.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.discriminator.trunk.body[1].conv1.weight.is_contiguous(memory_format=torch.channels_last)
     after = (model.generator(x, s), model.discriminator(x, y), model.style_encoder(x, y))
     for a, b in zip(before, after, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     plain = compose_train([*TINY, *NO_EVAL, "model.channels_last=false"], tmp_path)
     contiguous = hydra.utils.instantiate(plain.model)
     contiguous.configure_model()
-    assert contiguous.generator.from_image.weight.is_contiguous()
+    assert not contiguous.generator.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def write_rgb_class_folder(root: Path, per_class: int = 12, size: int = 32) -> Path:
