@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     from genstyle.callbacks.multidomain_evaluation import (
         MultiDomainSettings,
         evaluate_multidomain,
+        has_domains,
     )
     from genstyle.checkpoints import load_model
     from genstyle.cli.style_benchmark import test_split
     from genstyle.metrics.backends import ClassifierBackend
 
-    require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
-    model, _ = load_model(str(args.ckpt))
-    require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; this needs a model=stargan_v2 checkpoint.")
+    model, _ = load_model(str(args.ckpt))  # a missing or foreign file is a user error there
+    require(has_domains(model), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; this needs a model=stargan_v2 checkpoint.")
     names = list(model.domain_names())
     unknown = [c for c in args.pair if c not in names]
     require(not unknown, f"--pair {' '.join(args.pair)}: {', '.join(unknown)} not among the model's domains ({', '.join(names)}).")

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
+    from genstyle.callbacks.multidomain_evaluation import has_domains
     from genstyle.checkpoints import load_model
     from genstyle.cli.style_benchmark import test_split
     from genstyle.images import grid_image, save_png
@@ -42,9 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     require(args.scale >= 1, "--scale must be >= 1.")
     require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
-    require(args.ckpt.is_file(), f"{args.ckpt}: no such checkpoint file.")
-    model, _ = load_model(str(args.ckpt))
-    require(callable(getattr(model, "domain_names", None)), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; the grid needs a model=stargan_v2 checkpoint.")
+    model, _ = load_model(str(args.ckpt))  # a missing or foreign file is a user error there
+    require(has_domains(model), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; the grid needs a model=stargan_v2 checkpoint.")
     test = test_split(None)
 
     def nth(label: int, k: int) -> int:
