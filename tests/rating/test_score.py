@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from genstyle.errors import GenstyleError
-from genstyle.metrics.binomial import wilson_interval
+from genstyle.metrics.binomial import p_two_sided, wilson_interval
 from genstyle.rating.plan import make_entities, plan_pairs
-from genstyle.rating.score import compare, per_entity
+from genstyle.rating.score import compare, format_table, per_entity
 from genstyle.rating.votes import VOTES_FORMAT, VOTES_VERSION, read_votes
 
 
@@ -52,12 +52,25 @@ def test_a_rater_who_always_picks_a(tmp_path: Path) -> None:
 
 
 def test_raters_merge_and_ties_are_left_out(tmp_path: Path) -> None:
-    half = iter(range(1000))
-    alternating = lambda left, right: "tie" if next(half) % 4 == 0 else always_a(left, right)  # noqa: E731
+    """Bob says "can't tell" on every 4th pair and picks B on the next: ties are counted, shown,
+    and left out of the win rate, its interval and its p-value (as the table's `test` says)."""
+    count = iter(range(1000))
+
+    def bob(left: str, right: str) -> str:
+        turn = next(count) % 4
+        return "tie" if turn == 0 else ("right" if left == "runs/A" else "left") if turn == 1 else always_a(left, right)
+
     files = [read_votes(votes_file(tmp_path / "a.json", always_a, rater="alice")),
-             read_votes(votes_file(tmp_path / "b.json", alternating, rater="bob"))]
+             read_votes(votes_file(tmp_path / "b.json", bob, rater="bob"))]
     [c] = compare(files)
-    assert (c.wins, c.losses, c.ties, len(c.raters)) == (70, 0, 10, 2)
+    assert (c.wins, c.losses, c.ties, len(c.raters)) == (60, 10, 10, 2)
+    assert c.win_rate == pytest.approx(60 / 70)  # not 60 / 80 (ties as losses), not 65 / 80 (ties as half wins)
+    assert c.ci95 == pytest.approx(wilson_interval(60, 70)) and c.p_value == pytest.approx(p_two_sided(60, 70))
+    record = c.as_dict()
+    assert (record["votes"], record["ties"], record["win_rate"]) == (80, 10, pytest.approx(60 / 70))
+    assert "ties excluded" in record["test"]
+    row = format_table([c]).splitlines()[2].split()
+    assert row[3:9] == ["0.857", f"{c.ci95[0]:.3f}-{c.ci95[1]:.3f}", "60", "10", "10", f"{c.p_value:.3g}"], row
 
 
 def test_real_or_generated_reports_the_fooling_rate(tmp_path: Path) -> None:
