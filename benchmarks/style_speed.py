@@ -16,8 +16,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 from genstyle.checkpoints import load_model  # noqa: E402
+from genstyle.classifier.fashion_classifier import load_classifier  # noqa: E402
 from genstyle.data.sources import load_fashion_mnist  # noqa: E402
-from genstyle.metrics.classifier import load_classifier  # noqa: E402
 from genstyle.stylization.optimise import optimise_style  # noqa: E402
 
 test = load_fashion_mnist("test", None, None, False)

@@ -116,8 +116,8 @@ def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None =
 def write_classifier_weights(path: Path, seed: int) -> Path:
     """A randomly initialised metric classifier in the shipped file format (a different seed gives
     different weights, hence a different sha256)."""
-    from genstyle.metrics.classifier import FashionClassifier
-    from genstyle.metrics.train_classifier import TrainConfig, save_weights
+    from genstyle.classifier.fashion_classifier import FashionClassifier
+    from genstyle.classifier.train import TrainConfig, save_weights
 
     torch.manual_seed(seed)
     save_weights(FashionClassifier().eval(), path, TrainConfig(seed=seed, epochs=1), test_accuracy=0.0, threads=1)
@@ -127,7 +127,7 @@ def write_classifier_weights(path: Path, seed: int) -> Path:
 @pytest.fixture(scope="session")
 def classifier_weights(tmp_path_factory) -> str:
     """The shipped classifier weights when present, otherwise a random classifier (same format)."""
-    from genstyle.metrics.classifier import WEIGHTS_PATH
+    from genstyle.classifier.fashion_classifier import WEIGHTS_PATH
 
     if WEIGHTS_PATH.is_file():
         return str(WEIGHTS_PATH)

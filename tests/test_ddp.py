@@ -14,8 +14,8 @@ import torch
 import torch.multiprocessing as mp
 from omegaconf import OmegaConf
 
+from genstyle.classifier.fashion_classifier import FORMAT_VERSION, FashionClassifier
 from genstyle.metrics.backends import ClassifierBackend
-from genstyle.metrics.classifier import FORMAT_VERSION, FashionClassifier
 from genstyle.metrics.distributed import gather_features, interleave_chunks
 from genstyle.metrics.fidelity import fid
 from genstyle.metrics.generation import generate

@@ -63,7 +63,7 @@ def test_read_checkpoint_refuses_payload(tmp_path, vae_run):
 
 
 def test_classifier_weights_path_refuses_payload(tmp_path):
-    from genstyle.metrics.classifier import read_checkpoint as read_classifier
+    from genstyle.classifier.fashion_classifier import read_checkpoint as read_classifier
 
     marker = tmp_path / "marker"
     path = tmp_path / "classifier.pt"

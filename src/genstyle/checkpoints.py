@@ -55,12 +55,32 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+# `_target_`s that stored run configs name and that have moved since: a checkpoint written before
+# the move still loads, built from the new home (old name -> new name).
+MOVED_TARGETS = {
+    "genstyle.metrics.classifier.load_classifier": "genstyle.classifier.fashion_classifier.load_classifier",
+}
+
+
+def current_targets(node: Any) -> Any:
+    """A stored config with every moved `_target_` (MOVED_TARGETS) renamed to its current home."""
+    if isinstance(node, dict):
+        return {
+            key: MOVED_TARGETS.get(value, value) if key == "_target_" and isinstance(value, str) else current_targets(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [current_targets(value) for value in node]
+    return node
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[GenerativeModule, dict[str, Any]]:
     """Rebuild the model of a checkpoint from its stored config and load its weights (eval mode)."""
     import hydra
     from omegaconf import OmegaConf
 
     checkpoint = read_checkpoint(path)
+    checkpoint[CHECKPOINT_KEY]["config"] = current_targets(checkpoint[CHECKPOINT_KEY]["config"])
     config = OmegaConf.create(checkpoint[CHECKPOINT_KEY]["config"])
     model = hydra.utils.instantiate(config.model)
     missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)

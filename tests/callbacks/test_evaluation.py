@@ -39,7 +39,7 @@ def test_every_family_reports_all_metrics_with_protocol(make_cfg, classifier_wei
     record = json.loads((out / "eval.json").read_text())
     p = record["protocol"]
     assert (p["num_fake"], p["num_real"], p["reference"], p["extractor"]) == (200, 500, "fashion_mnist:test", "fmnist-classifier")
-    from genstyle.metrics.classifier import weights_sha256
+    from genstyle.classifier.fashion_classifier import weights_sha256
 
     assert p["weights_sha256"] == weights_sha256(classifier_weights)
     assert sum(record["class_counts"].values()) == 200

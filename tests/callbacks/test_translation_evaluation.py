@@ -70,7 +70,7 @@ def test_cyclegan_run_logs_fid_kid_per_direction_with_protocol(make_cfg, classif
     assert metrics["val/fid"] == pytest.approx((metrics["val/fid_a2b"] + metrics["val/fid_b2a"]) / 2, rel=1e-5)
     out = Path(cfg.paths.output_dir)
     record = json.loads((out / "eval.json").read_text())
-    from genstyle.metrics.classifier import weights_sha256
+    from genstyle.classifier.fashion_classifier import weights_sha256
 
     seed = cfg.seed
     for direction, src, dst in (("a2b", "sneaker", "ankle_boot"), ("b2a", "ankle_boot", "sneaker")):

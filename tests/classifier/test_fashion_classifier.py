@@ -13,12 +13,12 @@ import torch_fidelity
 from PIL import Image
 
 import genstyle.metrics  # noqa: F401  (registers the extractor)
+from genstyle.classifier.fashion_classifier import WEIGHTS_PATH, load_classifier, weights_sha256
+from genstyle.classifier.train import TrainConfig, train
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
-from genstyle.metrics.classifier import WEIGHTS_PATH, load_classifier, weights_sha256
 from genstyle.metrics.extractor import EXTRACTOR_NAME, FashionFeatureExtractor, ImageTensorDataset
 from genstyle.metrics.features import extract_features
-from genstyle.metrics.train_classifier import TrainConfig, train
 from genstyle.pixels import to_model_range
 
 # Small sets keep torch-fidelity's KID/ISC valid and the file fast.
@@ -146,7 +146,7 @@ def test_malicious_weights_file_is_refused(tmp_path):
 
 
 def test_missing_weights_file_says_how_to_get_it(tmp_path):
-    with pytest.raises(GenstyleError, match="train_classifier"):
+    with pytest.raises(GenstyleError, match=r"genstyle\.classifier\.train"):
         load_classifier(tmp_path / "absent.pt")
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genstyle.classifier.fashion_classifier import load_classifier
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.metrics import style_benchmark as sb
-from genstyle.metrics.classifier import load_classifier
 from genstyle.stylization.optimise import optimise_style
 
 

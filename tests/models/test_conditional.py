@@ -175,7 +175,7 @@ def test_cvae_stylize_bad_input(make_cfg):
 
 
 def test_cvae_stylize_labels_unlabelled_images_with_the_classifier(make_cfg, classifier_weights, monkeypatch):
-    import genstyle.metrics.classifier as classifier
+    import genstyle.classifier.fashion_classifier as classifier
 
     monkeypatch.setattr(classifier, "WEIGHTS_PATH", Path(classifier_weights))
     model = build_model(make_cfg, "cvae")

@@ -206,7 +206,7 @@ def fashion_pair_validation(fmnist_root, tmp_path):
 
 
 def test_target_class_fraction_uses_the_fashion_classifier(fmnist_root, tmp_path, monkeypatch):
-    import genstyle.metrics.classifier as classifier
+    import genstyle.classifier.fashion_classifier as classifier
 
     monkeypatch.setattr(classifier, "load_classifier", lambda path=None: ConstantClassifier(9))  # ankle_boot
     result = fashion_pair_validation(fmnist_root, tmp_path)
@@ -214,7 +214,7 @@ def test_target_class_fraction_uses_the_fashion_classifier(fmnist_root, tmp_path
 
 
 def test_target_class_fraction_skipped_with_a_note_without_classifier(fmnist_root, tmp_path, monkeypatch, caplog):
-    import genstyle.metrics.classifier as classifier
+    import genstyle.classifier.fashion_classifier as classifier
 
     def missing(path=None):
         raise GenstyleError("Classifier weights do not exist.")

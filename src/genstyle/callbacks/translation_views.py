@@ -113,7 +113,7 @@ class TranslationViews(pl.Callback):
                 a, b = getattr(datamodule, "domain_a", None), getattr(datamodule, "domain_b", None)
             if a in FASHION_MNIST_CLASSES and b in FASHION_MNIST_CLASSES and pl_module.image_shape == CLASSIFIER_SHAPE:
                 try:
-                    from genstyle.metrics.classifier import load_classifier
+                    from genstyle.classifier.fashion_classifier import load_classifier
 
                     self._classifier = load_classifier()
                     self._class_index = (FASHION_MNIST_CLASSES.index(a), FASHION_MNIST_CLASSES.index(b))

@@ -6,7 +6,7 @@ benchmark and the optimisation reference use its stage outputs (`stage_outputs`)
 `model=style_swap` receives it, frozen, as its encoder by composition (the config builds it with
 `load_classifier`; the model never imports this module). ImageNet
 Inception features say little about 28x28 grayscale clothing, so the project ships its own small
-network, trained by `python -m genstyle.metrics.train_classifier` (see docs/metrics.md).
+network, trained by `python -m genstyle.classifier.train` (see docs/metrics.md).
 
 The weights file is a plain dict (state_dict + metadata) loaded with `weights_only=True`, so a
 tampered file cannot run code; its sha256 names caches of features computed with it.
@@ -26,7 +26,7 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_classifier.pt"
-TRAIN_COMMAND = "python -m genstyle.metrics.train_classifier --seed 0 --epochs 12"
+TRAIN_COMMAND = "python -m genstyle.classifier.train --seed 0 --epochs 12"
 FORMAT_VERSION = 1
 IMAGE_SIZE = 28
 NUM_CLASSES = 10

@@ -1,6 +1,6 @@
 """Train the metric classifier on the official Fashion-MNIST train split and ship its weights.
 
-    python -m genstyle.metrics.train_classifier --seed 0 --epochs 12
+    python -m genstyle.classifier.train --seed 0 --epochs 12
 
 Deterministic in its seed on CPU with one thread (`--threads 1`, the default): the seed fixes the
 initialisation, dropout, the shuffling and the augmentation (random shifts of up to 1 pixel and
@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from genstyle.classifier.fashion_classifier import FORMAT_VERSION, WEIGHTS_PATH, FashionClassifier
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
-from genstyle.metrics.classifier import FORMAT_VERSION, WEIGHTS_PATH, FashionClassifier
 from genstyle.modes import evaluating
 from genstyle.pixels import to_model_range
 
@@ -113,7 +113,7 @@ def train(
 
 def command_line(cfg: TrainConfig, threads: int) -> str:
     """The command that reproduces a run, written into the weights file."""
-    parts = ["python -m genstyle.metrics.train_classifier", f"--seed {cfg.seed}", f"--epochs {cfg.epochs}"]
+    parts = ["python -m genstyle.classifier.train", f"--seed {cfg.seed}", f"--epochs {cfg.epochs}"]
     defaults = TrainConfig()
     if cfg.batch_size != defaults.batch_size:
         parts.append(f"--batch-size {cfg.batch_size}")

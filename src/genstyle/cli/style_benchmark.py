@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from genstyle.classifier.fashion_classifier import FashionClassifier, weights_sha256
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics import style_benchmark as sb
-from genstyle.metrics.classifier import FashionClassifier, weights_sha256
 
 CAPABLE = "style_swap, style_swap_munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
 

@@ -87,7 +87,7 @@ def attach_classifier(model: GenerativeModule, labels: dict[str, int]) -> None:
         return
     if model.image_shape != (1, 28, 28) or tuple(model.class_names()) != FASHION_MNIST_CLASSES:
         return
-    from genstyle.metrics.classifier import load_classifier
+    from genstyle.classifier.fashion_classifier import load_classifier
 
     try:
         model.use_classifier(load_classifier())

@@ -23,7 +23,7 @@ BATCH = 256
 
 
 def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
-    from genstyle.metrics.classifier import load_classifier
+    from genstyle.classifier.fashion_classifier import load_classifier
     from genstyle.pixels import to_uint8
     from genstyle.stylization.optimise import optimise_style
 

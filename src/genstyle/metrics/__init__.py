@@ -1,7 +1,11 @@
 """Evaluation metrics on classifier features. Importing this package registers the
 `fmnist-classifier` feature extractor with torch-fidelity."""
 
-from genstyle.metrics.classifier import FashionClassifier, load_classifier, weights_sha256
+from genstyle.classifier.fashion_classifier import (
+    FashionClassifier,
+    load_classifier,
+    weights_sha256,
+)
 from genstyle.metrics.extractor import EXTRACTOR_NAME, FashionFeatureExtractor, ImageTensorDataset
 from genstyle.metrics.features import extract_features
 

@@ -47,14 +47,14 @@ def file_sha256(path: Path) -> str:
 
 
 class ClassifierBackend:
-    """The Fashion-MNIST classifier (`genstyle.metrics.classifier`); `weights=None` is the shipped file."""
+    """The Fashion-MNIST classifier (`genstyle.classifier.fashion_classifier`); `weights=None` is the shipped file."""
 
     name = CLASSIFIER
 
     def __init__(
         self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None, device: str = "cpu"
     ) -> None:
-        from genstyle.metrics.classifier import load_classifier, weights_sha256
+        from genstyle.classifier.fashion_classifier import load_classifier, weights_sha256
 
         # The file's sha256 for shipped/given weights; a hash of the tensors for an in-memory model.
         self.weights_sha256 = weights_sha256(weights) if model is None else _module_sha256(model)

@@ -33,8 +33,8 @@ import torch
 import torch_fidelity
 from torch.utils.data import Dataset
 
+from genstyle.classifier.fashion_classifier import IMAGE_SIZE, load_classifier, weights_sha256
 from genstyle.errors import GenstyleError
-from genstyle.metrics.classifier import IMAGE_SIZE, load_classifier, weights_sha256
 from genstyle.metrics.features import check_model_range
 from genstyle.pixels import to_uint8
 

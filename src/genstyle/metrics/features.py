@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import torch
 
+from genstyle.classifier.fashion_classifier import FashionClassifier, load_classifier
 from genstyle.errors import GenstyleError
-from genstyle.metrics.classifier import FashionClassifier, load_classifier
 from genstyle.modes import evaluating
 from genstyle.pixels import to_model_range
 

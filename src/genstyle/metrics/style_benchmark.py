@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
-from genstyle.metrics.classifier import FashionClassifier
 from genstyle.metrics.fidelity import fid
 
 # (content, style, content_labels, style_labels) -> results, all (B, 1, 28, 28) in [-1, 1].

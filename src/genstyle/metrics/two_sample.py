@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
 from genstyle.metrics.binomial import p_at_least, wilson_interval
-from genstyle.metrics.classifier import FashionClassifier
 from genstyle.metrics.features import extract_features
 from genstyle.metrics.judge_net import (
     JudgeRecipe,

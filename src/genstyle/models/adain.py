@@ -106,7 +106,7 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         require(
             callable(getattr(encoder, "stage_outputs", None)),
             f"model.encoder is a {type(encoder).__name__}, which has no stage_outputs(x, n); this model takes the "
-            "Fashion-MNIST classifier network (model.encoder._target_: genstyle.metrics.classifier.load_classifier, which builds it frozen).",
+            "Fashion-MNIST classifier network (model.encoder._target_: genstyle.classifier.fashion_classifier.load_classifier, which builds it frozen).",
         )
         self.encoder = encoder.eval().requires_grad_(False)  # frozen: the perceptual feature network
         self.decoder = decoder

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
-from genstyle.metrics.classifier import FashionClassifier
 from genstyle.metrics.style_benchmark import gram_matrix
 
 STEPS = 150
