@@ -11,9 +11,17 @@ stylizer:
   d(style)||` over the pairs, for three descriptors d: pixel statistics (`pixel_dist`: mean,
   standard deviation and mean absolute horizontal / vertical gradient) and the Gram matrices of
   the classifier's first and second stage feature maps (`gram_dist`, the mean of those two);
-- `fid`: FID of the results against the real test images of the contents' classes, in the
-  classifier's penultimate features, and `fid_ratio`: that FID over the FID of the untouched
-  content images of the same pairs (1 = as sharp and realistic as the inputs);
+- `fid`: FID of the results against real test images of the contents' classes that are neither
+  contents nor styles (the split is halved with a fixed seed: pairs come from one half, the FID
+  reference is the other), in the classifier's penultimate features; beside it the floors of the
+  same protocol, `content_fid` and `style_fid` (the untouched contents / styles of the same
+  pairs, real images the reference does not hold), and `fid_ratio`, FID over `content_fid`;
+- `source_dependence` (features) and `source_dependence_pixel`: on a grid of references each
+  stylized with sources of other classes from the pairs' half, the spread of a reference's results
+  over the spread of their sources (`genstyle.metrics.source_dependence`: 1 = copy the source, 0 =
+  every source gives the same result);
+- `background_change`: mean change of the results where the content image is black
+  (`genstyle.metrics.background`: 0 = background untouched);
 - `sec_per_image`: wall-clock seconds per result (with the thread count in the protocol).
 
 Functions here see images, labels and classifier features only, never a model: the commands
@@ -31,13 +39,28 @@ import torch
 
 from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
+from genstyle.metrics import source_dependence as sd
+from genstyle.metrics.background import background_change
 from genstyle.metrics.fidelity import fid
 
 # (content, style, content_labels, style_labels) -> results, all (B, 1, 28, 28) in [-1, 1].
 Stylizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 GRAM_STAGES = 2  # Gram matrices of the classifier's first two stages (14x14 and 7x7 maps)
-COLUMNS = ("content_class", "style_class", "style_dist", "pixel_dist", "gram_dist", "fid", "fid_ratio", "sec_per_image")
+COLUMNS = (
+    "content_class", "style_class", "style_dist", "pixel_dist", "gram_dist", "source_dependence", "source_dependence_pixel",
+    "background_change", "fid", "fid_ratio", "sec_per_image",
+)  # fmt: skip
+REFERENCE_SEED = 0  # halves the split: pairs and grid from one half, the FID reference from the other
+
+
+def split_halves(n: int, seed: int = REFERENCE_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted indices `(pool, reference)` of a seeded halving of `n` images: the pairs and the
+    source-dependence grid are drawn from `pool`, the FID reference is `reference`; no image is in
+    both."""
+    require(n >= 4, f"The style benchmark needs at least 4 images to halve, got {n}.")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[: n // 2].sort().values, perm[n // 2 :].sort().values
 
 
 def pixel_statistics(x: torch.Tensor) -> torch.Tensor:
@@ -124,10 +147,19 @@ class StylePairs:
     style_labels: torch.Tensor
     content_desc: dict[str, torch.Tensor]
     style_desc: dict[str, torch.Tensor]
-    reference_features: torch.Tensor  # (M, D) classifier features of the real test images of the contents' classes
-    content_fid: float  # FID of the untouched contents against the reference
+    reference_features: torch.Tensor  # (M, D) classifier features of the reference half's images of the contents' classes
+    content_fid: float  # FID of the untouched contents against the reference: the copy-content floor
     protocol: dict = field(default_factory=dict)
     content_features: torch.Tensor | None = None  # (N, D) classifier features of the contents
+    style_features: torch.Tensor | None = None  # (N, D) classifier features of the styles
+    style_fid: float = math.nan  # FID of the untouched styles against the reference: the copy-style floor
+    content_idx: torch.Tensor | None = None  # (N,) indices into the split of the contents, the styles,
+    style_idx: torch.Tensor | None = None  # and the FID reference (disjoint from both)
+    reference_idx: torch.Tensor | None = None
+    grid_images: torch.Tensor | None = None  # (M, 1, 28, 28) uint8: the split the grid indexes
+    grid_labels: torch.Tensor | None = None
+    grid_references: torch.Tensor | None = None  # (R,) references of the source-dependence grid
+    grid_sources: torch.Tensor | None = None  # (R, S) their sources
 
     def prefix(self, n: int) -> StylePairs:
         """The first `n` pairs (for a slow stylizer), with the FID floor of their own contents."""
@@ -138,6 +170,8 @@ class StylePairs:
             self.content[:n], self.style[:n], self.content_labels[:n], self.style_labels[:n],
             cut(self.content_desc), cut(self.style_desc), self.reference_features,
             fid(self.content_features[:n], self.reference_features), {**self.protocol, "num_pairs": n}, self.content_features[:n],
+            self.style_features[:n], fid(self.style_features[:n], self.reference_features), self.content_idx[:n],
+            self.style_idx[:n], self.reference_idx, self.grid_images, self.grid_labels, self.grid_references, self.grid_sources,
         )  # fmt: skip
 
 
@@ -149,30 +183,38 @@ def prepare_pairs(
     seed: int = 0,
     classes: tuple[int, int] | None = None,
     split: str = "test",
+    grid: tuple[int, int] = (sd.NUM_REFERENCES, sd.NUM_SOURCES),
 ) -> StylePairs:
-    """Draw the pairs from uint8 `images` `(N, 1, 28, 28)` with `labels`, and measure what the
-    scores are relative to (descriptors of contents and styles, the FID reference and floor)."""
+    """Draw the pairs and the `grid` (references, sources per reference) of source dependence
+    from one half of uint8 `images` `(N, 1, 28, 28)` with `labels` (`split_halves`), and measure
+    what the scores are relative to: descriptors of contents and styles, the FID reference (the
+    other half's images of the contents' classes) and its two floors."""
     from genstyle.metrics.features import extract_features
 
-    content_idx, style_idx = make_pairs(labels, num_pairs, seed, classes)
+    pool, held_out = split_halves(len(labels))
+    content_idx, style_idx = (pool[i] for i in make_pairs(labels[pool], num_pairs, seed, classes))
+    grid_refs, grid_sources = (pool[i] for i in sd.make_grid(labels[pool], grid[0], grid[1], seed, classes))
     as_float = lambda x: x.float() / 127.5 - 1  # noqa: E731  uint8 -> [-1, 1]
     content, style = as_float(images[content_idx]), as_float(images[style_idx])
-    in_classes = torch.isin(labels, labels[content_idx].unique())
-    reference = extract_features(images[in_classes], model=classifier)["features"]
+    reference_idx = held_out[torch.isin(labels[held_out], labels[content_idx].unique())]
+    reference = extract_features(images[reference_idx], model=classifier)["features"]
     content_features = extract_features(content, model=classifier)["features"]
+    style_features = extract_features(style, model=classifier)["features"]
     protocol = {
         "split": split,
         "num_pairs": num_pairs,
         "seed": seed,
         "pairs": "content and style of different classes" + (f", classes {classes[0]} <-> {classes[1]}" if classes else ""),
-        "num_reference": int(in_classes.sum()),
-        "reference": f"{split} images of the contents' classes",
+        "num_reference": len(reference_idx),
+        "reference": f"the half of the {split} split the pairs do not use (seed {REFERENCE_SEED}), images of the contents' classes",
         "gram_stages": GRAM_STAGES,
+        "source_dependence_grid": f"{grid[0]} references x {grid[1]} sources of other classes (seed {seed})",
     }
     return StylePairs(
         content, style, labels[content_idx], labels[style_idx],
         style_descriptors(content, classifier), style_descriptors(style, classifier),
-        reference, fid(content_features, reference), protocol, content_features,
+        reference, fid(content_features, reference), protocol, content_features, style_features, fid(style_features, reference),
+        content_idx, style_idx, reference_idx, images, labels, grid_refs, grid_sources,
     )  # fmt: skip
 
 
@@ -192,9 +234,18 @@ def run_stylizer(stylizer: Stylizer, pairs: StylePairs, batch_size: int = 200) -
     return torch.cat(results), seconds / len(pairs.content)
 
 
+def run_grid(stylizer: Stylizer, pairs: StylePairs, batch_size: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """(results, sources) `(R, S, 1, 28, 28)` of the pairs' source-dependence grid."""
+    require(pairs.grid_sources is not None, "These pairs were built without a source-dependence grid; use prepare_pairs.")
+    return sd.stylize_grid(stylizer, pairs.grid_images, pairs.grid_labels, pairs.grid_references, pairs.grid_sources, batch_size)
+
+
 @torch.no_grad()
-def score_results(results: torch.Tensor, pairs: StylePairs, classifier: FashionClassifier, sec_per_image: float) -> dict[str, float]:
-    """One row of the table for `results` (one per pair, in pair order)."""
+def score_results(
+    results: torch.Tensor, pairs: StylePairs, classifier: FashionClassifier, sec_per_image: float, grid: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> dict[str, float]:
+    """One row of the table for `results` (one per pair, in pair order); `grid`: the stylizer's
+    (results, sources) on the pairs' grid (`run_grid`), for source dependence."""
     from genstyle.metrics.features import extract_features
 
     require(len(results) == len(pairs.content), f"{len(results)} results for {len(pairs.content)} pairs.")
@@ -205,16 +256,22 @@ def score_results(results: torch.Tensor, pairs: StylePairs, classifier: FashionC
         "style_class": float((predicted == pairs.style_labels).double().mean()),
         **style_distances(style_descriptors(results, classifier), pairs.style_desc, pairs.content_desc),
     }
+    if grid is not None:
+        row |= sd.grid_dependence(*grid, lambda x: extract_features(x, model=classifier)["features"])
+    row["background_change"] = background_change(results, pairs.content)
     row["fid"] = fid(out["features"], pairs.reference_features)
+    row["content_fid"], row["style_fid"] = pairs.content_fid, pairs.style_fid
     row["fid_ratio"] = row["fid"] / pairs.content_fid if pairs.content_fid > 0 else math.inf
     row["sec_per_image"] = sec_per_image
     return row
 
 
 def benchmark(stylizer: Stylizer, pairs: StylePairs, classifier: FashionClassifier, batch_size: int = 200) -> tuple[dict[str, float], torch.Tensor]:
-    """Run `stylizer` on every pair and score it: (row, results)."""
+    """Run `stylizer` on every pair (timed) and on the source-dependence grid, and score it:
+    (row, results on the pairs)."""
     results, sec = run_stylizer(stylizer, pairs, batch_size)
-    return score_results(results, pairs, classifier, sec), results
+    grid = run_grid(stylizer, pairs, batch_size) if pairs.grid_sources is not None else None
+    return score_results(results, pairs, classifier, sec, grid), results
 
 
 def copy_content(content: torch.Tensor, style: torch.Tensor, content_labels: torch.Tensor, style_labels: torch.Tensor) -> torch.Tensor:
@@ -227,13 +284,25 @@ def copy_style(content: torch.Tensor, style: torch.Tensor, content_labels: torch
     return style.clone()
 
 
+def _number(row: dict, key: str, spec: str = ".3f") -> str:
+    value = row.get(key)
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """Rows `{'name': ..., **metrics}` as a markdown table (shares as percentages)."""
-    head = "| stylizer | pairs | keeps content class | style class | style dist (0 = style, 1 = content) | pixel dist | Gram dist | FID | FID / contents' FID | s per image |"
-    lines = [head, "|" + "---|" * 10]
+    """Rows `{'name': ..., **metrics}` as a markdown table (shares as percentages; a number a row
+    was not measured with is left blank)."""
+    head = (
+        "| stylizer | pairs | keeps content class | style class | style dist (0 = style, 1 = content) | pixel dist | Gram dist "
+        "| source dependence (features / pixels) | background change | FID | FID floors (copy content / copy style) | s per image |"
+    )
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
+        floors = f"{_number(r, 'content_fid')} / {_number(r, 'style_fid')}" if "content_fid" in r else ""
+        dependence = f"{_number(r, 'source_dependence')} / {_number(r, 'source_dependence_pixel')}" if "source_dependence_pixel" in r else ""
         lines.append(
             f"| {r['name']} | {r.get('num_pairs', '')} | {100 * r['content_class']:.1f}% | {100 * r['style_class']:.1f}% | {r['style_dist']:.3f} | "
-            f"{r['pixel_dist']:.3f} | {r['gram_dist']:.3f} | {r['fid']:.3f} | {r['fid_ratio']:.2f}x | {r['sec_per_image']:.2e} |"
+            f"{r['pixel_dist']:.3f} | {r['gram_dist']:.3f} | {dependence} | {_number(r, 'background_change')} | {r['fid']:.3f} | {floors} | "
+            f"{r['sec_per_image']:.2e} |"
         )
     return "\n".join(lines)
