@@ -21,7 +21,7 @@ from omegaconf import open_dict
 
 from genstyle.cli.common import CONFIG_DIR
 
-FAMILIES = ("vae", "dcgan", "wgan_gp", "cgan", "cvae", "cyclegan", "style_swap")
+FAMILIES = ("vae", "dcgan", "wgan_gp", "cgan", "cvae", "cyclegan", "adain", "munit")
 DATA = {"cyclegan": "fashion_unpaired"}
 
 

@@ -1,8 +1,8 @@
-"""Paired timing of style_swap against the optimisation reference: the same 200 test pairs, the two
+"""Paired timing of model=adain against the optimisation reference: the same 200 test pairs, the two
 methods alternated twice in one process on one thread, best time of each (background load on a
 shared machine hits both alike).
 
-    OMP_NUM_THREADS=1 python benchmarks/style_speed.py outputs/runs/style_swap_adain/checkpoints/last.ckpt
+    OMP_NUM_THREADS=1 python benchmarks/style_speed.py outputs/runs/adain/checkpoints/last.ckpt
 """
 
 import sys
@@ -34,4 +34,4 @@ for _ in range(2):
     optimise_style(x, s, clf)
     res["opt"].append((time.perf_counter() - t) / 200)
 m, o = min(res["model"]), min(res["opt"])
-print(f"style_swap {m:.2e} s/image, optimisation {o:.2e} s/image, ratio {o/m:.0f}x (200 pairs at once, 1 thread, best of 2 alternations)")
+print(f"adain {m:.2e} s/image, optimisation {o:.2e} s/image, ratio {o/m:.0f}x (200 pairs at once, 1 thread, best of 2 alternations)")

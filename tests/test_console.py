@@ -48,7 +48,7 @@ def test_default_run_prints_headline_metrics_and_no_third_party_noise(tmp_path, 
         assert noise not in console, f"{noise!r} printed:\n{console[-4000:]}"
 
 
-def test_style_swap_import_gives_no_torchmetrics_future_warning():
-    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", "import genstyle.models.style_swap"],
+def test_munit_import_gives_no_torchmetrics_future_warning():
+    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", "import genstyle.models.munit"],
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

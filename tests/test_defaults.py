@@ -1,6 +1,6 @@
 """The plain `model=<family>` config is the tuned one: experiment files set only the budget (amount of
 data, epochs, time, the device) and never a model setting, and the batch size keeps a CPU step short
-(benchmarks/step_time.py: style_swap 1.9 CPU s per step at batch 128, about 0.5 s at 32)."""
+(benchmarks/step_time.py: munit 1.9 CPU s per step at batch 128, about 0.5 s at 32)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def composed(*overrides: str):
         return compose("train", overrides=list(overrides))
 
 
-@pytest.mark.parametrize(("experiment", "model", "data"), [("style_swap_fashion", "style_swap", "fashion_mnist"),
-                                                          ("style_swap_munit_fashion", "style_swap_munit", "fashion_mnist"),
+@pytest.mark.parametrize(("experiment", "model", "data"), [("adain_fashion", "adain", "fashion_mnist"),
+                                                          ("munit_fashion", "munit", "fashion_mnist"),
                                                           ("cyclegan_sneaker2boot", "cyclegan", "fashion_unpaired")])
 def test_experiment_changes_only_the_budget(experiment, model, data):
     plain = OmegaConf.to_container(composed(f"model={model}", f"data={data}"), resolve=False)
@@ -34,13 +34,13 @@ def test_experiment_changes_only_the_budget(experiment, model, data):
     assert changed <= BUDGET_KEYS, changed
 
 
-def test_style_swap_defaults_are_the_working_settings():
-    cfg = composed("model=style_swap")  # the AdaIN model: the settings of its 10-minute CPU run
+def test_exemplar_model_defaults_are_the_working_settings():
+    cfg = composed("model=adain")  # the AdaIN model: the settings of its 10-minute CPU run
     assert cfg.data.batch_size == 32 and (cfg.model.style_weight, cfg.model.gram_weight) == (10.0, 50.0)
     assert cfg.model.optimizer.lr == 2.0e-3
     assert (cfg.model.ema.decay, cfg.model.ema.start_step, cfg.model.adversarial_weight) == (0.999, 1000, 0.0)
-    munit = composed("model=style_swap_munit")  # the MUNIT-style design: below style weight 5 it ignores the style code
+    munit = composed("model=munit")  # the MUNIT-style design: below style weight 5 it ignores the style code
     assert munit.data.batch_size == 32 and munit.model.style_weight == 5.0
     assert (munit.model.g_optimizer.lr, munit.model.d_optimizer.lr) == (1.0e-3, 5.0e-4)
-    assert composed("model=style_swap", "data.batch_size=128").data.batch_size == 128  # the command line wins
+    assert composed("model=adain", "data.batch_size=128").data.batch_size == 128  # the command line wins
     assert composed("model=vae").data.batch_size == 128  # other families keep the data set's batch size

@@ -61,15 +61,15 @@ FAMILIES = {
         data=("data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot"),
     ),  # fmt: skip
     # The AdaIN model trains its decoder only: one optimiser step per batch.
-    "style_swap": Family("style_swap", 8, ("model.decoder.width=8", "model.reference_size=8")),
+    "adain": Family("adain", 8, ("model.decoder.width=8", "model.reference_size=8")),
     # With its adversarial term: manual optimisation, a D and a decoder step per batch, EMA and lazy R1.
-    "style_swap_adversarial": Family(
-        "style_swap", 16,
+    "adain_adversarial": Family(
+        "adain", 16,
         ("model.decoder.width=8", "model.reference_size=8", "model.adversarial_weight=0.5", "model.discriminator.base_channels=8",
          "model.ema.decay=0.9", "model.ema.start_step=2", "model.r1.gamma=1", "model.r1.every=2", "model.decoder.residual=true"),
     ),  # fmt: skip
-    "style_swap_munit": Family(
-        "style_swap_munit", 16,
+    "munit": Family(
+        "munit", 16,
         ("model.content_encoder.base_channels=4", "model.content_encoder.n_res=1", "model.style_encoder.base_channels=4",
          "model.style_encoder.style_dim=4", "model.decoder.content_channels=16", "model.decoder.n_res=1",
          "model.decoder.mlp_dim=16", "model.discriminator.base_channels=4", "model.reference_size=8", "model.grid_size=3"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from genstyle import renames
 from genstyle.errors import DISK_ERRNOS, GenstyleError
 from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, GenerativeModule
 
@@ -59,6 +61,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 # the move still loads, built from the new home (old name -> new name).
 MOVED_TARGETS = {
     "genstyle.metrics.classifier.load_classifier": "genstyle.classifier.fashion_classifier.load_classifier",
+    **renames.TARGETS,  # the models and networks renamed so that model=<name> builds models/<name>.py
 }
 
 
@@ -80,9 +83,17 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     from omegaconf import OmegaConf
 
     checkpoint = read_checkpoint(path)
-    checkpoint[CHECKPOINT_KEY]["config"] = current_targets(checkpoint[CHECKPOINT_KEY]["config"])
-    config = OmegaConf.create(checkpoint[CHECKPOINT_KEY]["config"])
+    stored = checkpoint[CHECKPOINT_KEY]
+    old_model = stored["config"].get("model", {}).get("_target_")
+    stored["config"] = current_targets(stored["config"])
+    config = OmegaConf.create(stored["config"])
     model = hydra.utils.instantiate(config.model)
+    if old_model in renames.TARGETS or stored.get("family", model.family) != model.family:
+        print(
+            f"note: ckpt_path={path} was written before the model names changed (family {stored.get('family')!r}, "
+            f"{old_model}); it loads as model={model.family}.",
+            file=sys.stderr,
+        )
     missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
     if missing or unexpected:
         raise GenstyleError(
@@ -111,6 +122,7 @@ def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
     tampered or mismatched file fails with a message instead of deep inside Lightning."""
     checkpoint = read_checkpoint(ckpt_path)
     stored = (checkpoint[CHECKPOINT_KEY].get("config") or {}).get("model", {}).get("_target_")
+    stored = MOVED_TARGETS.get(stored, stored)
     wanted = f"{type(model).__module__}.{type(model).__qualname__}"
     if stored and stored != wanted:
         raise GenstyleError(

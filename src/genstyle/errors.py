@@ -30,7 +30,7 @@ class GenstyleError(Exception):
 
 
 class TrainingInterrupted(BaseException):
-    """Training stopped on SIGINT / SIGTERM (`callbacks.interrupt.GracefulInterrupt`). A BaseException,
+    """Training stopped on SIGINT / SIGTERM (`callbacks.interrupt_checkpoint.GracefulInterrupt`). A BaseException,
     like KeyboardInterrupt: not a failure that sweeps record and go on from, and no `except Exception`
     may swallow it. `checkpoint` is the file written for the current step, or None."""
 

@@ -29,21 +29,21 @@ def images(tmp_path_factory, fmnist_root) -> Path:
     return root
 
 
-def test_evaluate_task_style_writes_the_table(style_swap_ckpt, tmp_path, fmnist_root):
+def test_evaluate_task_style_writes_the_table(adain_ckpt, tmp_path, fmnist_root):
     out = tmp_path / "style.json"
-    result = run_cli("evaluate.py", f"ckpt_path={style_swap_ckpt}", "task=style", "style_pairs=24", f"out={out}", f"data_root={fmnist_root}", env=THREADS)
+    result = run_cli("evaluate.py", f"ckpt_path={adain_ckpt}", "task=style", "style_pairs=24", f"out={out}", f"data_root={fmnist_root}", env=THREADS)
     assert result.returncode == 0, result.stderr
     payload = json.loads(out.read_text())
     names = [r["name"] for r in payload["rows"]]
-    assert names[0].startswith("style_swap") and "copy content (reference)" in names and "copy style (reference)" in names
+    assert names[0].startswith("adain") and "copy content (reference)" in names and "copy style (reference)" in names
     copy = next(r for r in payload["rows"] if r["name"] == "copy content (reference)")
     assert copy["style_dist"] == pytest.approx(1.0)
-    assert payload["protocol"]["num_pairs"] == 24 and "| style_swap" in result.stdout
+    assert payload["protocol"]["num_pairs"] == 24 and "| adain" in result.stdout
 
 
-def test_benchmark_script_runs_several_checkpoints_in_one_table(style_swap_ckpt, tmp_path, fmnist_root):
+def test_benchmark_script_runs_several_checkpoints_in_one_table(adain_ckpt, tmp_path, fmnist_root):
     out = tmp_path / "bench.json"
-    args = ["--ckpts", str(style_swap_ckpt), str(style_swap_ckpt), "--names", "first", "second", "--pairs", "16",
+    args = ["--ckpts", str(adain_ckpt), str(adain_ckpt), "--names", "first", "second", "--pairs", "16",
             "--optimise-weights", "10", "--optimise-steps", "3", "--data-root", str(fmnist_root), "--out", str(out)]
     result = run_cli("benchmarks/style.py", *args, env=THREADS)
     assert result.returncode == 0, result.stderr

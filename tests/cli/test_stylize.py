@@ -1,4 +1,4 @@
-"""stylize.py end to end on a style_swap checkpoint a test trains (single file, folder + panel,
+"""stylize.py end to end on a model=adain checkpoint a test trains (single file, folder + panel,
 refusal with exit 2 as subprocesses), the translation path on a minimal translator, and bad
 input: clear errors, nothing written. Checks that need no subprocess call `stylize(cfg)` with the
 composed conf/stylize.yaml directly (a subprocess costs seconds of imports each)."""
@@ -51,20 +51,20 @@ def gray(path: Path) -> torch.Tensor:
         return torch.from_numpy(__import__("numpy").asarray(img).copy())
 
 
-def test_single_file_matches_the_model(style_swap_ckpt, images, tmp_path):
+def test_single_file_matches_the_model(adain_ckpt, images, tmp_path):
     out = tmp_path / "result.png"
-    result = run_cli("stylize.py", f"ckpt_path={style_swap_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={out}")
+    result = run_cli("stylize.py", f"ckpt_path={adain_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={out}")
     assert result.returncode == 0, result.stderr
     assert f"Wrote 1 image (28x28) to {out}" in result.stdout  # not "1 images"
-    model, _ = load_model(style_swap_ckpt)
+    model, _ = load_model(adain_ckpt)
     expected = model.stylize(to_model_range(gray(images / "a.png"))[None, None], to_model_range(gray(images / "b.png"))[None, None])
     assert torch.equal(gray(out), to_uint8(expected[0, 0]))  # 28x28, exactly the model's output
 
 
-def test_folder_and_panel(style_swap_ckpt, images, tmp_path):
+def test_folder_and_panel(adain_ckpt, images, tmp_path):
     out = tmp_path / "styled"
     result = run_cli(
-        "stylize.py", f"ckpt_path={style_swap_ckpt}", f"content={images / 'folder'}", f"style={images / 'b.png'}", f"out={out}", "panel=true"
+        "stylize.py", f"ckpt_path={adain_ckpt}", f"content={images / 'folder'}", f"style={images / 'b.png'}", f"out={out}", "panel=true"
     )
     assert result.returncode == 0, result.stderr
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
@@ -76,10 +76,10 @@ def test_folder_and_panel(style_swap_ckpt, images, tmp_path):
 
 
 @pytest.mark.slow  # the same errors are checked through the CLIs in tests/test_bad_inputs.py
-def test_refuses_to_overwrite_and_exits_2(style_swap_ckpt, images, tmp_path):
+def test_refuses_to_overwrite_and_exits_2(adain_ckpt, images, tmp_path):
     out = tmp_path / "mine.png"
     out.write_bytes(b"the user's own file")
-    args = [f"ckpt_path={style_swap_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={out}"]
+    args = [f"ckpt_path={adain_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={out}"]
     result = run_cli("stylize.py", *args)
     assert result.returncode == 2 and "already exist" in result.stderr and "overwrite=true" in result.stderr
     assert "Traceback" not in result.stderr and out.read_bytes() == b"the user's own file"
@@ -94,8 +94,8 @@ def colour_png(tmp_path) -> Path:
     return save_png(image, tmp_path / "colour.png")
 
 
-def test_colour_image_for_gray_model_is_an_error_unless_converted(style_swap_ckpt, images, colour_png, tmp_path):
-    args = [f"ckpt_path={style_swap_ckpt}", f"content={colour_png}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}"]
+def test_colour_image_for_gray_model_is_an_error_unless_converted(adain_ckpt, images, colour_png, tmp_path):
+    args = [f"ckpt_path={adain_ckpt}", f"content={colour_png}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}"]
     with pytest.raises(GenstyleError, match=r"content: .*colour \(RGB\) image but the model works on grayscale.*convert_channels=true"):
         stylize(make(*args))
     assert not (tmp_path / "r.png").exists()
@@ -116,12 +116,12 @@ def test_colour_image_for_gray_model_is_an_error_unless_converted(style_swap_ckp
         (None, ["content={images}/folder", "out={images}/a.png"], "is a file, but content="),
     ],
 )
-def test_bad_input_is_a_clear_error(style_swap_ckpt, images, tmp_path, setup, overrides, message):
+def test_bad_input_is_a_clear_error(adain_ckpt, images, tmp_path, setup, overrides, message):
     (tmp_path / "bad.png").write_text("not an image")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
     values = {"bad": tmp_path / "bad.png", "empty": tmp_path / "empty", "tmp": tmp_path, "images": images}
-    base = {"ckpt_path": style_swap_ckpt, "content": images / "a.png", "style": images / "b.png", "out": tmp_path / "r.png"}
+    base = {"ckpt_path": adain_ckpt, "content": images / "a.png", "style": images / "b.png", "out": tmp_path / "r.png"}
     for item in overrides:
         key, value = item.split("=", 1)
         base[key] = value.format(**values)
@@ -150,7 +150,7 @@ def test_model_that_cannot_stylize_names_those_that_can(images, tmp_path):
     ckpt = write_checkpoint(FakeSampler, tmp_path / "sampler.ckpt")
     with pytest.raises(GenstyleError, match="cannot stylize or translate") as info:
         stylize(make(f"ckpt_path={ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}"))
-    assert all(name in str(info.value) for name in ("style_swap", "cvae", "cyclegan"))
+    assert all(name in str(info.value) for name in ("adain", "munit", "cvae", "cyclegan"))
     assert not (tmp_path / "r.png").exists()
 
 
@@ -164,6 +164,6 @@ def test_conditional_model_takes_class_names_or_indices(images, tmp_path):
         stylize(make(*args, f"out={tmp_path / 'x.png'}", "content_labels=four", "style_labels=1"))
 
 
-def test_class_labels_for_a_model_without_classes_are_an_error(style_swap_ckpt, images, tmp_path):
+def test_class_labels_for_a_model_without_classes_are_an_error(adain_ckpt, images, tmp_path):
     with pytest.raises(GenstyleError, match="content_labels=3 is for class-conditional models"):
-        stylize(make(f"ckpt_path={style_swap_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}", "content_labels=3"))
+        stylize(make(f"ckpt_path={adain_ckpt}", f"content={images / 'a.png'}", f"style={images / 'b.png'}", f"out={tmp_path / 'r.png'}", "content_labels=3"))

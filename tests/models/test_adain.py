@@ -1,4 +1,4 @@
-"""model=style_swap (frozen classifier encoder + AdaIN + trained decoder): a real training step on
+"""model=adain (frozen classifier encoder + AdaIN + trained decoder): a real training step on
 Fashion-MNIST with the plain config, the stylize contract, the frozen encoder, and data it
 cannot take (RGB) refused with a message that names the alternative."""
 
@@ -16,12 +16,12 @@ from genstyle.checkpoints import load_model
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 
-OFF = ["model=style_swap", "callbacks.evaluation=null"]
+OFF = ["model=adain", "callbacks.evaluation=null"]
 
 
 def test_training_step_with_the_plain_config(make_cfg, one_thread):
     cfg = make_cfg(*OFF)
-    assert cfg.model._target_.endswith("AdaINStyleTransfer")
+    assert cfg.model._target_.endswith("AdaINTransfer")
     metrics = train(cfg)
     for key in ("train/loss", "train/content", "train/structure", "train/style", "train/gram", "train/pixel", "val/style_stat_dist"):
         value = metrics.get(key, metrics.get(f"{key}_epoch"))
@@ -80,7 +80,7 @@ def test_a_training_step_takes_under_a_second_of_cpu(model, one_thread):
 
 def test_rgb_data_is_refused_with_the_alternative(make_cfg):
     cfg = make_cfg(*OFF, "data.channels=3", "data.image_size=32")
-    with pytest.raises(Exception, match="style_swap_munit") as info:  # Hydra wraps what the model raises
+    with pytest.raises(Exception, match="model=munit") as info:  # Hydra wraps what the model raises
         hydra.utils.instantiate(cfg.model)
     assert isinstance(info.value, GenstyleError) or isinstance(info.value.__cause__, GenstyleError)
 

@@ -15,7 +15,7 @@ from tests.models.helpers import NO_EVAL
 
 UNPAIRED = ("data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot", "data.train_subset=64")
 FAMILIES = {
-    "vae": (), "cvae": (), "dcgan": (), "cgan": (), "wgan_gp": (), "style_swap": (), "style_swap_munit": (),
+    "vae": (), "cvae": (), "dcgan": (), "cgan": (), "wgan_gp": (), "adain": (), "munit": (),
     "cyclegan": UNPAIRED, "stargan_v2": ("model.generator.base_width=8", "model.generator.max_width=16"),
 }
 

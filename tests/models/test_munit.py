@@ -1,4 +1,4 @@
-"""style_swap_munit (the earlier MUNIT-style exemplar design): a real training step on
+"""model=munit (the earlier MUNIT-style exemplar design): a real training step on
 Fashion-MNIST and on a generated RGB folder, the stylize/sample contract (shapes, ranges, repeatability) and the style x content grid."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
 from genstyle.images import save_png
 
-OFF = ["model=style_swap_munit", "callbacks.evaluation=null"]
+OFF = ["model=munit", "callbacks.evaluation=null"]
 TRAIN_TERMS = ["train/d_loss", "train/g_loss", "train/recon", "train/adv", "train/content_recon", "train/style_recon"]
 VAL_TERMS = ["val/recon_l1", "val/content_ssim", "val/ssim_to_style", "val/style_dist", "val/style_stat_dist"]
 

@@ -177,7 +177,7 @@ def test_ema_state_saves_and_restores_exactly(make_cfg, one_thread) -> None:
         ("dcgan", []),
         ("wgan_gp", ["model.n_critic=1"]),
         ("cgan", []),
-        ("style_swap_munit", []),
+        ("munit", []),
     ],
 )
 def test_discriminator_sees_augmented_real_and_fake_in_every_family(make_cfg, one_thread, name, overrides) -> None:

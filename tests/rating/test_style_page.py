@@ -19,7 +19,7 @@ from tests.rating.config import rate_cfg
 class KeepContent(GenerativeModule):
     """stylize returns the content image unchanged: its results are predictable pixel for pixel."""
 
-    family = "style_swap"
+    family = "adain"
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__(tuple(image_shape))

@@ -36,7 +36,7 @@ from genstyle.callbacks.multidomain_evaluation import MultiDomainEvaluation, has
 from genstyle.callbacks.sample_evaluation import SampleEvaluation
 from genstyle.callbacks.stability import MovingWindow
 from genstyle.callbacks.translation_evaluation import TranslationEvaluation
-from genstyle.domains import DIRECTIONS
+from genstyle.directions import DIRECTIONS
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend, build_backend
 from genstyle.metrics.distributed import sync_buffers_from_rank_zero

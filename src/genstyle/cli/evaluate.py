@@ -210,7 +210,7 @@ def evaluate(cfg: DictConfig) -> dict:
             data_root = cfg.data_root or data_cfg.get("root")
             label_distribution = training_label_distribution(data_cfg, data_root, cfg.paths.data_dir)
         images = generate(model, int(cfg.num_samples), int(cfg.seed), int(cfg.batch_size), label_distribution)
-        if getattr(model, "family", None) == "vae":
+        if model.has_encoder:  # the VAEs: active units and posterior statistics on the reference
             latent = vae_latent_for_reference(cfg, model, ref, channels, size)
         if model.is_conditional and cfg.cas:
             cas = cas_on_reference(cfg, model, ref, channels, size)

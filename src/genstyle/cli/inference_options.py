@@ -26,7 +26,7 @@ def apply_inference_options(model, use_ema: bool | None = None, prior: str | Non
         used["use_ema"] = model.use_ema
     if prior is not None:
         require(prior in PRIORS, f"prior={prior!r} is not known; choose one of {', '.join(PRIORS)}, or null for the model's own.")
-        require(getattr(model, "family", None) == "vae", f"prior={prior} applies to VAE checkpoints; this is a {getattr(model, 'family', '?')} model, drop prior=.")
+        require(getattr(model, "has_prior_choice", False), f"prior={prior} applies to VAE checkpoints; this is a {getattr(model, 'family', '?')} model, drop prior=.")
         require(prior == "standard" or getattr(model, "gmm", None) is not None,
                 "prior=gmm but this VAE was trained with model.prior=standard, so it holds no fitted mixture; retrain with model.prior=gmm.")
         model.prior = prior

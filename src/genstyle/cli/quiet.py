@@ -2,7 +2,7 @@
 
 Each entry names the exact message (never a whole category or module), so any other warning from
 the same library still shows. (torchmetrics' FutureWarning came from our own import path and is
-fixed there, in models/style_swap.py.) W&B's console summary is turned off in `ResilientWandbLogger`
+fixed there, in models/munit.py.) W&B's console summary is turned off in `ResilientWandbLogger`
 (`console_summary=false`), in favour of the results block `train.py` prints.
 """
 

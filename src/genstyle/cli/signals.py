@@ -1,7 +1,7 @@
 """How `train.py` ends on Ctrl-C or SIGTERM: one line saying what was kept and the exact command
 that resumes it, and exit status 128 + the signal (130 / 143), never 0 or a traceback.
 
-During training `genstyle.callbacks.interrupt.GracefulInterrupt` owns the signals and checkpoints
+During training `genstyle.callbacks.interrupt_checkpoint.GracefulInterrupt` owns the signals and checkpoints
 the current step; before it is set up (composing the config, loading data), `stop_on_signals`
 turns both signals into `TrainingInterrupted` so the not-yet-started run is cleaned up like any
 failed start.

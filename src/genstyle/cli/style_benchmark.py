@@ -3,7 +3,7 @@
 `genstyle.metrics.style_benchmark` scores images; this module turns each thing that can stylize
 into a stylizer callable for it, the way `stylize.py` drives each family:
 
-- models with `stylize(content, style)` (style_swap, style_swap_munit) get the pairs' images;
+- models with `stylize(content, style)` (adain, munit) get the pairs' images;
 - conditional models (cvae, cgan: `stylize(..., content_labels, style_labels)`) also get the
   pairs' true test labels, as `stylize.py content_labels=... style_labels=...` passes them;
   models with domains (stargan_v2: `stylize(..., style_labels)`) the style images' true labels;
@@ -28,7 +28,7 @@ from genstyle.classifier.fashion_classifier import FashionClassifier, weights_sh
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics import style_benchmark as sb
 
-CAPABLE = "style_swap, style_swap_munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
+CAPABLE = "adain, munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """`python stylize.py ckpt_path=... content=shirt.png style=coat.png out=result.png`: apply a
 trained model to images of your own.
 
-One command for every model that can: exemplar and conditional models (`style_swap`, `cvae`,
+One command for every model that can: exemplar and conditional models (`adain`, `munit`, `cvae`,
 `cgan`) through `model.stylize(content, style)` (the cGAN finds the style image's latent code by
 GAN inversion, `model.inversion_steps` generator passes, so it is slower), translation models
 (`cyclegan`) through `model.translate(x, direction)` with `direction=a2b|b2a` and no style image.
@@ -35,14 +35,14 @@ from genstyle.cli.inference_options import apply_inference_options
 from genstyle.cli.outputs import plural
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
 from genstyle.data.sources import FASHION_MNIST_CLASSES
-from genstyle.domains import DIRECTIONS
+from genstyle.directions import DIRECTIONS
 from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
 
 CAPABLE_MODELS = (
-    "style_swap, cvae and cgan (stylize: content=... style=...), "
+    "adain, munit, cvae and cgan (stylize: content=... style=...), "
     "cyclegan (translate: content=... direction=a2b|b2a)"
 )
 BATCH = 64
@@ -56,7 +56,7 @@ def capability(model: GenerativeModule, ckpt_path: str) -> str:
         return "translate"
     raise GenstyleError(
         f"ckpt_path={ckpt_path} holds a {model.family} model ({type(model).__name__}), which cannot stylize or "
-        f"translate images. Models that can: {CAPABLE_MODELS}. Train one, e.g. `python train.py model=style_swap`."
+        f"translate images. Models that can: {CAPABLE_MODELS}. Train one, e.g. `python train.py model=adain`."
     )
 
 

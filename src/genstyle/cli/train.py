@@ -16,9 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
 from genstyle.cli.failed_start import discard_failed_start
-from genstyle.cli.interrupts import stop_on_signals
 from genstyle.cli.quiet import quiet_third_party
 from genstyle.cli.run_dir import RunDirRecord, ValidateConfig
+from genstyle.cli.signals import stop_on_signals
 from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError, explain_failure, report_user_errors
 from genstyle.sweep.job import is_multirun, run_sweep_job

@@ -7,16 +7,19 @@ the wrong fix) and before anything is imported.
 - `+seeed=3`, `+nonsense_key=1` -> an added key where the config takes no new keys (the top level or
   a node without `_target_`) is an error, with the close spellings. Keys added under a node with a
   `_target_` (`+model.lrr=...`) are checked against that class's signature by `config_check`.
+- `model=style_swap` (an old name, genstyle/renames.py) -> a one-line notice naming `model=adain`; it still runs
 """
 
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from genstyle import renames
 from genstyle.config_check import did_you_mean
 from genstyle.errors import GenstyleError
 
@@ -77,12 +80,31 @@ def _listing(path: str, node: DictConfig, exclude: str | None = None) -> str:
     return f"; the keys of {where} are: {', '.join(keys)}"
 
 
+def rename_notices(overrides: list) -> list[str]:
+    """One line per old config name on the command line (`model=style_swap`), naming the new one;
+    the old names still compose (conf/model/style_swap.yaml is an alias)."""
+    notices = []
+    for override in overrides:
+        renamed = {"model": renames.MODEL_CONFIGS, "experiment": renames.EXPERIMENTS}.get(override.key_or_group)
+        if renamed is None:
+            continue
+        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.get_value_element_as_str()]
+        for value in values:
+            if value in renamed:
+                key = override.key_or_group
+                notices.append(f"note: {key}={value} is now {key}={renamed[value]} (the old name still works); use {key}={renamed[value]}.")
+    return notices
+
+
 def check_overrides(args: Sequence[str], config_dir: str, config_name: str) -> None:
-    """Raise a GenstyleError naming every misspelt key in `args` (the command line)."""
+    """Raise a GenstyleError naming every misspelt key in `args` (the command line); print a
+    notice for every old config name in them."""
     try:
         cfg, overrides = compose_without(args, config_dir, config_name)
     except Exception:  # anything else wrong with the command line: Hydra itself reports it
         return
+    for notice in rename_notices(overrides):
+        print(notice, file=sys.stderr)
     problems = typo_problems(cfg, overrides, config_dir)
     if problems:
         listing = "\n  - ".join(problems)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from genstyle.data.sources import list_images
-from genstyle.domains import SOURCE_AND_TARGET
+from genstyle.directions import SOURCE_AND_TARGET
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.distributed import gather_features, owns_chunk

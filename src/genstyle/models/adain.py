@@ -1,4 +1,4 @@
-"""Exemplar style transfer with a frozen perceptual encoder and AdaIN (`model=style_swap`).
+"""Exemplar style transfer with a frozen perceptual encoder and AdaIN (`model=adain`).
 
 After Huang & Belongie 2017 ("Arbitrary style transfer in real-time with adaptive instance
 normalization"), sized for Fashion-MNIST. The encoder is the project's Fashion-MNIST classifier,
@@ -43,9 +43,9 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
+from genstyle.models.munit import relative_distance, style_statistics
 from genstyle.models.recipe import AdversarialRecipe
 from genstyle.models.reference_pairs import ReferencePairs
-from genstyle.models.style_swap import relative_distance, style_statistics
 
 EPS = 1e-5
 
@@ -69,8 +69,8 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
-class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
-    family = "style_swap"
+class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
+    family = "adain"
 
     def __init__(
         self,
@@ -117,7 +117,7 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             require(
                 discriminator is not None and d_optimizer is not None,
                 f"model.adversarial_weight={adversarial_weight} needs model.discriminator and model.d_optimizer "
-                "(conf/model/style_swap.yaml has both); or set model.adversarial_weight=0.",
+                "(conf/model/adain.yaml has both); or set model.adversarial_weight=0.",
             )
             self.automatic_optimization = False
             self.discriminator, self.d_optimizer_factory = discriminator, d_optimizer
@@ -133,8 +133,8 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
                 out = self.transfer(torch.zeros(2, *self.image_shape), torch.zeros(2, *self.image_shape))
         except (RuntimeError, GenstyleError) as err:
             raise GenstyleError(
-                f"model=style_swap uses the Fashion-MNIST classifier as its frozen encoder, so it works on 1x28x28 "
-                f"images; these data have shape {self.image_shape} ({err}). For other data use model=style_swap_munit."
+                f"model=adain uses the Fashion-MNIST classifier as its frozen encoder, so it works on 1x28x28 "
+                f"images; these data have shape {self.image_shape} ({err}). For other data use model=munit."
             ) from None
         require(
             tuple(out.shape[1:]) == self.image_shape,
@@ -142,7 +142,7 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             "model.decoder.deep_channels / skip_channels against the encoder's first two stage widths.",
         )
 
-    def train(self, mode: bool = True) -> AdaINStyleTransfer:
+    def train(self, mode: bool = True) -> AdaINTransfer:
         super().train(mode)
         self.encoder.eval()  # batch norm of the frozen encoder keeps its running statistics
         return self
@@ -202,7 +202,7 @@ class AdaINStyleTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         x = batch["image"]  # (B, C, H, W)
-        require(len(x) >= 2, "style_swap needs batches of at least 2 images (each image borrows another's style).")
+        require(len(x) >= 2, "model=adain needs batches of at least 2 images (each image borrows another's style).")
         self.remember(x)
         if self.adversarial_on:
             return self.adversarial_training_step(x)

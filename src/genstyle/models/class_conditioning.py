@@ -7,9 +7,14 @@ A model is class-conditional when it is built with `num_classes`. It then
   saved in the checkpoint, so a reloaded model samples the same way;
 - records the data's class names in its run config (stored in every checkpoint), so
   `generate.py labels=[sneaker,coat]` can name classes.
+
+`ConditionalStylize` is what stylizing by class needs in cGAN, cVAE and StarGAN v2: content and
+style labels, given or read by a classifier that the caller attaches.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -104,3 +109,73 @@ class LabelConditioning:
         if labels is None and self.is_conditional:
             labels = self.sample_labels(n, generator)  # the training label distribution
         return self.decode_latent(z, labels)
+
+
+def require_num_classes(name: str, num_classes: int | None) -> None:
+    require(
+        num_classes is not None,
+        f"model={name} is class-conditional and needs model.num_classes (it follows data.num_classes). "
+        "Use data with classes (data=fashion_mnist), or for data=image_folder give one sub-folder per "
+        "class and set data.num_classes to their number.",
+    )
+
+
+class ConditionalStylize:
+    """What `stylize` needs in the families that stylize by class (cGAN, cVAE, StarGAN v2): input checks and, for images given
+    without labels, an image classifier that the caller attaches (`use_classifier`; the stylize
+    command attaches the Fashion-MNIST classifier). The model never loads one itself."""
+
+    _classifier = None  # class attribute default; instances set a plain attribute, not a submodule
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "_classifier":  # plain attribute: the classifier's weights are not this model's
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def use_classifier(self, classifier: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Attach `classifier` (images `(B, C, H, W)` in [-1, 1] -> logits `(B, num_classes)`),
+        used to label content or style images given without labels."""
+        self._classifier = classifier
+
+    def _check_images(self, images: torch.Tensor, who: str) -> torch.Tensor:
+        require(
+            isinstance(images, torch.Tensor) and images.ndim == 4 and tuple(images.shape[1:]) == self.image_shape,
+            f"{who} must be a (B, {', '.join(map(str, self.image_shape))}) tensor in [-1, 1] (the model's image "
+            f"shape), got {tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.",
+        )
+        require(bool(torch.isfinite(images).all()), f"{who} contains NaN or infinite values.")
+        return images.float().to(self.device)
+
+    def classify(self, images: torch.Tensor, who: str) -> torch.Tensor:
+        """Class indices `(B,)` from the attached classifier, for images given without labels."""
+        if self._classifier is None:
+            names = self.class_names()
+            raise GenstyleError(
+                f"{who} were not given and no classifier is attached to label the images (python stylize.py attaches "
+                f"the Fashion-MNIST classifier to models trained on Fashion-MNIST at 28x28; this model's classes: "
+                f"{', '.join(names) or 'unknown'}); pass {who}=<class indices>."
+            )
+        classifier = self._classifier.to(self.device) if isinstance(self._classifier, torch.nn.Module) else self._classifier
+        return classifier(images).argmax(dim=1)
+
+    def stylize_inputs(
+        self, content: torch.Tensor, style: torch.Tensor, content_labels, style_labels
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Checked `(content, style, content_labels, style_labels)` with `style` broadcast to the
+        content batch; labels not given come from the classifier. Call in eval mode."""
+        content = self._check_images(content, "content")
+        style = self._check_images(style, "style")
+        batch = len(content)
+        require(len(style) in (1, batch), f"style has {len(style)} images for {batch} content images; give 1 or {batch}.")
+        if len(style) == 1:
+            style = style.expand(batch, -1, -1, -1)
+            if style_labels is not None and len(torch.as_tensor(style_labels)) == 1:
+                style_labels = torch.as_tensor(style_labels).expand(batch)
+        content_labels = self.check_labels(content_labels, batch, "content_labels")
+        if content_labels is None:
+            content_labels = self.classify(content, "content_labels")
+        style_labels = self.check_labels(style_labels, batch, "style_labels")
+        if style_labels is None:
+            style_labels = self.classify(style, "style_labels")
+        return content, style, content_labels, style_labels

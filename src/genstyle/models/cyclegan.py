@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from genstyle.domains import DIRECTIONS
+from genstyle.directions import DIRECTIONS
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import (
     GenerativeModule,
@@ -51,7 +51,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
     """Manual optimisation: one G step (both generators) then one D step (both discriminators,
     on pooled, detached fakes) per batch; LambdaLR schedulers stepped once per epoch."""
 
-    family = "translation"
+    family = "cyclegan"
     compiled_networks = ("gen_a2b", "gen_b2a", "disc_a", "disc_b")
 
     def __init__(

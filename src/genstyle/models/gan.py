@@ -7,8 +7,8 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.class_conditioning import LabelConditioning
 from genstyle.models.components.losses import AdversarialLoss
-from genstyle.models.conditioning import LabelConditioning
 from genstyle.models.recipe import AdversarialRecipe
 
 
@@ -18,7 +18,7 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
     are class-conditional (model=cgan) and every batch must carry labels. `ema`, `augment`, `r1`
     and `spectral_norm` are the shared recipe options (models/recipe.py)."""
 
-    family = "gan"
+    family = "dcgan"
     compiled_networks = ("generator", "discriminator")
 
     def __init__(

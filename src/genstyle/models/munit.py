@@ -1,4 +1,4 @@
-"""Exemplar style transfer (`model=style_swap`): a content/style autoencoder trained adversarially.
+"""Exemplar style transfer after MUNIT (`model=munit`): a content/style autoencoder trained adversarially.
 
 An image is split into a content map (spatial, from `content_encoder`) and a style vector (pooled,
 from `style_encoder`); `decoder` rebuilds an image from any (content, style) pair through AdaIN.
@@ -56,11 +56,11 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
     return num / den
 
 
-class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
+class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
     """Recipe options (models/recipe.py): EMA of both encoders and the decoder, used by
     `stylize`/`sample`; DiffAugment and R1/spectral norm on the discriminator."""
 
-    family = "style_swap"
+    family = "munit"
     compiled_networks = ("content_encoder", "style_encoder", "decoder", "discriminator")
 
     def __init__(
@@ -155,7 +155,7 @@ class StyleSwap(AdversarialRecipe, ReferencePairs, GenerativeModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         x = batch["image"]  # (B, C, H, W)
-        require(len(x) >= 2, "style_swap needs batches of at least 2 images (each image borrows another's style).")
+        require(len(x) >= 2, "model=munit needs batches of at least 2 images (each image borrows another's style).")
         self.remember(x)
         donor = torch.roll(torch.arange(len(x), device=x.device), 1)  # image i takes the style of image i-1
 

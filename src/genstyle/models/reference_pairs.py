@@ -1,4 +1,4 @@
-"""Exemplar models sample by stylizing pairs of real images they keep (style_swap, style_swap_munit)."""
+"""Exemplar models sample by stylizing pairs of real images they keep (adain, munit)."""
 
 from __future__ import annotations
 

@@ -26,10 +26,9 @@ from torch import nn
 
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
+from genstyle.models.class_conditioning import ConditionalStylize, LabelConditioning
 from genstyle.models.components.ema import ExponentialMovingAverage
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm, r1_penalty
-from genstyle.models.conditional import ConditionalStylize
-from genstyle.models.conditioning import LabelConditioning
 from genstyle.pixels import to_model_range, to_uint8
 
 DomainSpec = int | str | Sequence[int] | torch.Tensor

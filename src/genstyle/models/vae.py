@@ -10,8 +10,8 @@ from torch import nn
 
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
+from genstyle.models.class_conditioning import LabelConditioning
 from genstyle.models.components.gmm_prior import GaussianMixturePrior
-from genstyle.models.conditioning import LabelConditioning
 from genstyle.pixels import to_model_range
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -67,6 +67,10 @@ class VAE(LabelConditioning, GenerativeModule):
         # switched to "standard" at inference to compare on the same checkpoint.
         self.prior, self.prior_fit_images, self.iwae_samples = prior, prior_fit_images, iwae_samples
         self.gmm = GaussianMixturePrior(latent_dim, prior_components) if prior == "gmm" else None
+
+    @property
+    def has_prior_choice(self) -> bool:
+        return True  # `prior`: the standard normal, or the mixture fitted to the training codes
 
     # --- the model -----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class WGANGP(GAN):
     """The GAN module with `loss: wasserstein` and a gradient penalty of weight `gp_weight` as its
     D regulariser. The critic must not use batch norm (the penalty is per image)."""
 
-    family = "gan"
+    family = "wgan_gp"
     # The critic stays eager: the gradient penalty differentiates through its gradient (double
     # backward), which torch.compile does not support.
     compiled_networks = ("generator",)

@@ -1,4 +1,4 @@
-"""Networks of the exemplar style-transfer model (after MUNIT, Huang et al. 2018, reduced to
+"""Networks of model=munit, the exemplar style-transfer model (after MUNIT, Huang et al. 2018, reduced to
 one domain): a content encoder that keeps a spatial map, a style encoder that pools to a vector,
 a decoder that injects the style through adaptive instance normalisation whose scale and shift
 an MLP predicts from the style vector, and a multi-scale-free PatchGAN discriminator.
@@ -24,7 +24,7 @@ def check_divisible(image_size: int, n_down: int, who: str) -> None:
     )
 
 
-class ResBlock(nn.Module):
+class InstanceNormResBlock(nn.Module):
     """Two 3x3 convolutions with instance norm and a skip: the content map keeps its shape."""
 
     def __init__(self, dim: int) -> None:
@@ -49,7 +49,7 @@ class ContentEncoder(nn.Module):
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 32, n_down: int = 2, n_res: int = 2) -> None:
         super().__init__()
-        check_divisible(image_size, n_down, "The style_swap content encoder")
+        check_divisible(image_size, n_down, "The MUNIT content encoder")
         require(base_channels > 0 and n_res >= 0, "model.content_encoder: base_channels must be > 0 and n_res >= 0.")
         layers: list[nn.Module] = [
             nn.Conv2d(channels, base_channels, 7, padding=3, padding_mode="reflect"),
@@ -60,7 +60,7 @@ class ContentEncoder(nn.Module):
         for _ in range(n_down):
             layers += [nn.Conv2d(dim, 2 * dim, 4, stride=2, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(2 * dim), nn.ReLU(inplace=True)]
             dim *= 2
-        layers += [ResBlock(dim) for _ in range(n_res)]
+        layers += [InstanceNormResBlock(dim) for _ in range(n_res)]
         self.net = nn.Sequential(*layers)
         self.out_channels = dim
 
@@ -68,7 +68,7 @@ class ContentEncoder(nn.Module):
         return self.net(x)
 
 
-class StyleEncoder(nn.Module):
+class PooledStyleEncoder(nn.Module):
     """Image `(B, C, S, S)` -> style vector `(B, style_dim)`.
 
     No normalisation layers (they would erase the very statistics style is made of), and a
@@ -76,7 +76,7 @@ class StyleEncoder(nn.Module):
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 32, n_down: int = 2, style_dim: int = 8) -> None:
         super().__init__()
-        check_divisible(image_size, n_down, "The style_swap style encoder")
+        check_divisible(image_size, n_down, "The MUNIT style encoder")
         require(style_dim > 0 and base_channels > 0, "model.style_encoder: style_dim and base_channels must be > 0.")
         layers: list[nn.Module] = [nn.Conv2d(channels, base_channels, 7, padding=3, padding_mode="reflect"), nn.ReLU(inplace=True)]
         dim = base_channels
@@ -91,8 +91,8 @@ class StyleEncoder(nn.Module):
         return self.net(x).flatten(1)
 
 
-class AdaIN(nn.Module):
-    """Instance-normalise, then scale and shift with per-sample parameters set by the decoder."""
+class MLPAdaIN(nn.Module):
+    """Instance-normalise, then scale and shift with per-sample parameters that the decoder's MLP sets."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -107,13 +107,13 @@ class AdaIN(nn.Module):
         return self.norm(x) * (1 + self.gamma[:, :, None, None]) + self.beta[:, :, None, None]
 
 
-class AdaINResBlock(nn.Module):
+class MLPAdaINResBlock(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(dim, dim, 3, padding=1, padding_mode="reflect")
-        self.norm1 = AdaIN(dim)
+        self.norm1 = MLPAdaIN(dim)
         self.conv2 = nn.Conv2d(dim, dim, 3, padding=1, padding_mode="reflect")
-        self.norm2 = AdaIN(dim)
+        self.norm2 = MLPAdaIN(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.norm1(self.conv1(x)))
@@ -148,8 +148,8 @@ class AdaINDecoder(nn.Module):
         require(n_up >= 1 and n_res >= 1, "model.decoder: n_up and n_res must be >= 1 (n_up equal to the encoders' n_down).")
         require(content_channels % 2**n_up == 0, f"model.decoder.content_channels={content_channels} must be divisible by 2**n_up={2**n_up}.")
         dim = self.content_channels = content_channels
-        self.blocks = nn.Sequential(*[AdaINResBlock(dim) for _ in range(n_res)])
-        self.adains = [m for m in self.blocks.modules() if isinstance(m, AdaIN)]
+        self.blocks = nn.Sequential(*[MLPAdaINResBlock(dim) for _ in range(n_res)])
+        self.adains = [m for m in self.blocks.modules() if isinstance(m, MLPAdaIN)]
         n_params = sum(2 * m.dim for m in self.adains)
         self.mlp = nn.Sequential(
             nn.Linear(style_dim, mlp_dim), nn.ReLU(inplace=True),
@@ -178,12 +178,12 @@ class AdaINDecoder(nn.Module):
         return self.upsample(self.blocks(content))
 
 
-class PatchDiscriminator(nn.Module):
+class StridedPatchDiscriminator(nn.Module):
     """PatchGAN: strided convolutions to a map of real/fake logits, one per receptive field."""
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 32, n_layers: int = 2) -> None:
         super().__init__()
-        check_divisible(image_size, n_layers, "The style_swap discriminator")
+        check_divisible(image_size, n_layers, "The patch discriminator")
         layers: list[nn.Module] = [nn.Conv2d(channels, base_channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         dim = base_channels
         for _ in range(n_layers - 1):
