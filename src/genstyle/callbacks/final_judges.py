@@ -62,7 +62,7 @@ def conditional_cas(pl_module, datamodule, num_samples: int, seed: int, batch_si
     start = time.perf_counter()
     images, labels = labelled_samples(pl_module, num_samples, seed, batch_size)
     real = datamodule.load_split(reference_split)
-    result = classification_accuracy_score(images, labels.roll(1), real.images, real.labels, int(pl_module.num_classes), seed=seed)
+    result = classification_accuracy_score(images, labels, real.images, real.labels, int(pl_module.num_classes), seed=seed)
     log.info("CAS: accuracy %.3f [%.3f, %.3f] on %d real %s images (%.1fs)", result.accuracy, *result.ci95, result.total,
              reference_split, time.perf_counter() - start)
     return {f"val/{k}": v for k, v in result.metrics("cas").items()}, result.as_dict()
