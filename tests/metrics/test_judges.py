@@ -10,9 +10,10 @@ import torch
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError
 from genstyle.metrics.binomial import p_at_least, p_two_sided, wilson_interval
-from genstyle.metrics.cas import classification_accuracy_score
+from genstyle.metrics.cas import classification_accuracy_score, labelled_samples
 from genstyle.metrics.judge_net import JudgeRecipe
 from genstyle.metrics.two_sample import two_sample_test
+from tests.helpers.fake_models import RealImagesOfTheClass
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,46 @@ def test_cas_of_real_training_data_equals_a_real_classifiers_accuracy(fmnist, on
     shuffled = train.labels[:1500][torch.randperm(1500, generator=torch.Generator().manual_seed(0))]
     chance = classification_accuracy_score(train.images[:1500], shuffled, real_test, real_labels, 10, 0, recipe)
     assert chance.accuracy < 0.25 and not math.isnan(chance.ci95[1])
+
+
+def test_labelled_samples_carry_the_label_they_were_drawn_for(fmnist) -> None:
+    train, _ = fmnist
+    model = RealImagesOfTheClass(train.images[:600], train.labels[:600])
+    images, labels = labelled_samples(model, 95, seed=3, batch_size=20)
+    assert labels.tolist() == [i % 10 for i in range(95)]  # balanced, in order
+    assert model.batches == [20, 20, 20, 20, 15] and images.shape == (95, 1, 28, 28) and images.dtype == torch.float32
+    drawn = torch.tensor(model.drawn)
+    assert torch.equal(model.labels[drawn], labels)  # each image is of the class its label names ...
+    assert torch.equal(images, model.images[drawn].float() / 127.5 - 1)  # ... and stays beside that label
+    again, again_labels = labelled_samples(RealImagesOfTheClass(train.images[:600], train.labels[:600]), 95, 3, 20)
+    other, _ = labelled_samples(RealImagesOfTheClass(train.images[:600], train.labels[:600]), 95, 4, 20)
+    assert torch.equal(again, images) and torch.equal(again_labels, labels) and not torch.equal(other, images)
+    plain = RealImagesOfTheClass(train.images[:10], train.labels[:10])
+    plain.is_conditional = False
+    with pytest.raises(GenstyleError, match="class-conditional"):
+        labelled_samples(plain, 10, 0, 10)
+
+
+def test_cas_of_a_model_that_draws_real_images_of_the_class_is_the_real_cas(fmnist, one_thread) -> None:
+    """Fed through labelled_samples, a model whose samples are real images of the requested class
+    scores what real data scores; one that ignores the label scores chance (0.1)."""
+    train, test = fmnist
+    pool, pool_labels = train.images[:3000], train.labels[:3000]
+    real_test, real_labels = test.images[:1000], test.labels[:1000]
+    recipe = JudgeRecipe(epochs=5)
+    real = classification_accuracy_score(pool[:1500], pool_labels[:1500], real_test, real_labels, 10, 0, recipe)
+    scores = {}
+    for honest in (True, False):
+        images, labels = labelled_samples(RealImagesOfTheClass(pool, pool_labels, honest), 1500, seed=0, batch_size=250)
+        scores[honest] = classification_accuracy_score(images, labels, real_test, real_labels, 10, 0, recipe)
+    assert real.accuracy > 0.7 and abs(scores[True].accuracy - real.accuracy) < 0.06, (real, scores[True])
+    assert scores[False].accuracy < 0.2, scores[False]
+    assert scores[True].ci95[0] > scores[False].ci95[1]
+
+
+def test_the_linear_judge_cannot_tell_real_from_real(fmnist, one_thread) -> None:
+    train, test = fmnist
+    result = two_sample_test(train.images[2000:3000], train.images[1000:2000], test.images[:1000], judge="linear", seed=0)
+    assert result.ci95[0] <= 0.5 <= result.ci95[1] and abs(result.accuracy - 0.5) < 0.06 and result.p_value > 0.05, result
+    assert (result.total, result.protocol["train_real"], result.protocol["test_generated"]) == (1000, 500, 500)
+    assert result.protocol["judge"] == "linear"
