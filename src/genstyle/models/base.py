@@ -96,13 +96,13 @@ class GenerativeModule(pl.LightningModule):
 
     @property
     def can_stylize(self) -> bool:
+        return callable(getattr(self, "stylize", None))
+
     @property
     def has_prior_choice(self) -> bool:
         """`sample` can draw its latent codes from more than one prior (the VAEs: `prior` is
         "standard" or "gmm", the mixture fitted to the training codes)."""
         return False
-
-        return callable(getattr(self, "stylize", None))
 
     @property
     def has_encoder(self) -> bool:
