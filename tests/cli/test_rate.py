@@ -65,9 +65,17 @@ def test_a_scripted_rater_in_chromium(runs, tmp_path: Path, fmnist_root: Path) -
         driver.get(out.resolve().as_uri())
         js = "return window.genstyleRating.progress()"
 
+        favourite_id = next(hidden for hidden, entity in key.items() if entity["label"] == favourite)
+
         def pick_favourite(use_keys: bool) -> None:
+            # The rater picks by the image shown, as a person would; each side must show its own
+            # entity's image of this pair's item (the hidden id map says which is which).
             pair = data["pairs"][driver.execute_script(js)["current"]]
-            side = "left" if key[pair["left"]]["label"] == favourite else "right"
+            item = str(pair["item"])
+            shown = {side: driver.find_element("id", side).get_attribute("src") for side in ("left", "right")}
+            assert shown == {side: data["images"][pair[side]][item] for side in ("left", "right")}, pair
+            side = "left" if shown["left"] == data["images"][favourite_id][item] else "right"
+            assert shown[side] != shown["right" if side == "left" else "left"]
             if use_keys:
                 driver.find_element("tag name", "body").send_keys("\ue012" if side == "left" else "\ue014")  # arrow keys
             else:
