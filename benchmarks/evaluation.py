@@ -33,6 +33,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 import genstyle.metrics  # noqa: F401  registers fmnist-classifier
+from genstyle import lightning_fixes
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.metrics.backends import ClassifierBackend
@@ -118,6 +119,7 @@ def seconds_per_step(cfg, steps: int) -> float:
     for n in (3, 3 + steps):
         datamodule = hydra.utils.instantiate(cfg.data)
         model = hydra.utils.instantiate(cfg.model)
+        lightning_fixes.install()  # as train.py does: the step times users get
         trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=n, limit_val_batches=0, logger=False,
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
         datamodule.prepare_data()

@@ -19,6 +19,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from genstyle import lightning_fixes
 from genstyle.cli.common import CONFIG_DIR
 
 FAMILIES = ("vae", "dcgan", "wgan_gp", "cgan", "cvae", "cyclegan", "adain", "munit")
@@ -50,6 +51,7 @@ def step_seconds(family: str, steps: int, data_root: str | None) -> tuple[int, f
     datamodule = hydra.utils.instantiate(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
     clock = StepClock()
+    lightning_fixes.install()  # as train.py does: the step times users get
     trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=steps + 2, limit_val_batches=0, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
     trainer.fit(model, datamodule=datamodule)

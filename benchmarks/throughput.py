@@ -45,6 +45,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from genstyle import lightning_fixes
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import (
     DEBIAN_FASHION_MNIST,
@@ -198,6 +199,7 @@ def pipeline_images_per_second(cfg: DictConfig, device: torch.device, warmup: in
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.model)
     timer = ThroughputTimer(warmup, steps, device)
+    lightning_fixes.install()  # as train.py does: the step times users get
     trainer = pl.Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=cfg.trainer.precision,
         max_epochs=10_000, limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,

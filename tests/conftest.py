@@ -20,6 +20,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from genstyle import lightning_fixes
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.data.sources import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES
 
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(min(2, torch.get_num_threads()))
+# As train.py's build does, for the tests that run a Trainer themselves (an explicit install, not an import's side effect).
+lightning_fixes.install()
 
 # Cheap but real: a few hundred real images, one short epoch.
 CHEAP = [

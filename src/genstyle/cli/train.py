@@ -58,7 +58,9 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     """Everything `fit` needs, in the order that surfaces config errors before any slow work."""
     import pytorch_lightning as pl
 
+    from genstyle import lightning_fixes
     from genstyle.callbacks.evaluation import check_monitor_source
+    lightning_fixes.install()  # skip Lightning's per-key no-op device walk in self.log (checked releases only)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()  # finds (or downloads) the data before any logger writes to the run dir

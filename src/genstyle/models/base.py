@@ -14,12 +14,10 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from genstyle import host_sync, lightning_fixes
+from genstyle import host_sync
 from genstyle.errors import require
 from genstyle.models.components.losses import gradient_norm
 from genstyle.modes import evaluating
-
-lightning_fixes.install()  # every module logs through Lightning: skip its per-key no-op device walk
 
 __all__ = ["CHECKPOINT_FORMAT_VERSION", "CHECKPOINT_KEY", "GenerativeModule", "OptimizerFactory", "evaluating"]
 
