@@ -1,6 +1,7 @@
 """One console line per evaluation with the numbers a run is for, instead of only losses in the
 progress bar: `val/fid` and the family's own (`val/elbo` for the VAEs, `val/fid_a2b` /
-`val/fid_b2a` for translators). `headline()` also picks the numbers of the results block that
+`val/fid_b2a` for translators, `val/source_dependence` for the models that take a source image:
+1 = their results vary as their sources, 0 = one result whatever the source). `headline()` also picks the numbers of the results block that
 `train.py` prints at the end."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import pytorch_lightning as pl
 
 # In this order; a family shows those it logs. `val/loss` only when none of the others is logged.
-HEADLINE = ("val/fid", "val/fid_a2b", "val/fid_b2a", "val/elbo", "val/kid")
+HEADLINE = ("val/fid", "val/fid_a2b", "val/fid_b2a", "val/source_dependence", "val/elbo", "val/kid")
 FALLBACK = ("val/loss",)
 
 

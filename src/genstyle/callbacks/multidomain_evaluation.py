@@ -12,7 +12,12 @@ default), for every target domain:
   when the domains are the Fashion-MNIST classes and the classifier is the feature extractor);
 - diversity: `num_outputs` results for each of `diversity_inputs` inputs (different noise, or
   different references), mean pairwise distance of their features (`val/diversity_feature_*`), and
-  the same figure for groups of real images of the target domain (`val/diversity_feature_real`).
+  the same figure for groups of real images of the target domain (`val/diversity_feature_real`);
+- source dependence: `dependence_sources` images of the other domains translated with one
+  reference (one noise draw), the spread of the results over the spread of the sources
+  (`genstyle.metrics.source_dependence`; 1 = the results vary as their sources, 0 = every source
+  gives the same result), in features (`val/source_dependence_reference`, `..._latent`, and their
+  mean `val/source_dependence`) and pixels (`val/source_dependence_reference_pixel`, ...).
 
 The features are the evaluation backend's: the project's classifier at 28x28 gray, Inception-V3
 otherwise. The numbers are not LPIPS and not comparable with the paper's Inception FIDs at 28 px.
@@ -34,6 +39,7 @@ from genstyle.metrics.multidomain import (
     summary_logs,
     target_share,
 )
+from genstyle.metrics.source_dependence import grid_dependence
 from genstyle.pixels import to_model_range
 
 MODES = ("latent", "reference")
@@ -47,9 +53,11 @@ class MultiDomainSettings:
     real_per_domain: int | None = 1000  # real images per domain for its FID statistics (None: all)
     seed: int = 0
     batch_size: int = 256
+    dependence_sources: int = 16  # sources per target domain for source dependence
 
     def __post_init__(self) -> None:
         require(self.per_source >= 1 and self.diversity_inputs >= 1, "per_source and diversity_inputs must be >= 1.")
+        require(self.dependence_sources >= 2, f"dependence_sources={self.dependence_sources} must be >= 2 (a spread needs two).")
         require(self.num_outputs >= 2, f"num_outputs={self.num_outputs} must be >= 2 (diversity compares pairs).")
 
 
@@ -91,6 +99,8 @@ def evaluate_multidomain(
     targets: list[torch.Tensor] = []
     diversity: dict[str, list[torch.Tensor]] = {m: [] for m in MODES}
     real_div: list[torch.Tensor] = []
+    dependence: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
+    dependence_generator = torch.Generator().manual_seed(settings.seed + 1)  # its own: the draws above stay as they were
     k = settings.num_outputs
     for target, target_idx in by_domain.items():
         source = torch.cat([by_domain[s][: settings.per_source] for s in by_domain if s != target])
@@ -111,12 +121,26 @@ def evaluate_multidomain(
             varied = _run(model, repeated, target, mode, div_noise if mode == "latent" else div_refs, settings.batch_size)
             diversity[mode].append(backend(varied)["features"].view(settings.diversity_inputs, k, -1))
         real_div.append(real_groups(real_features[target], k, settings.diversity_inputs, generator))
+        # Source dependence: distinct sources spread over the other domains, one reference (one noise draw) for all.
+        spread_picks = source[torch.linspace(0, len(source) - 1, min(settings.dependence_sources, len(source))).long().unique()]
+        sources = images[spread_picks]
+        one_reference = images[target_idx[torch.randint(len(target_idx), (1,), generator=dependence_generator)]]
+        one_noise = torch.randn(1, model.latent_dim, generator=dependence_generator)
+        for mode in MODES:
+            extra = one_noise.repeat(len(sources), 1) if mode == "latent" else one_reference.repeat(len(sources), 1, 1, 1)
+            results = _run(model, sources, target, mode, extra, settings.batch_size)
+            dependence[mode].append(grid_dependence(results[None], to_model_range(sources)[None], lambda x: backend(x)["features"]))
 
     fids = {m: domain_fids(fake_features[m], real_features) for m in MODES}
     shares = {m: target_share(torch.cat(logits[m]), torch.cat(targets)) for m in MODES} if classify else {}
     div = {m: mean_pairwise_distance(torch.cat(diversity[m])) for m in MODES}
     div["real"] = mean_pairwise_distance(torch.cat(real_div))
     logs = summary_logs(fids, shares, div, names)
+    for mode in MODES:  # the mean over target domains
+        for key in ("source_dependence", "source_dependence_pixel"):
+            values = [d[key] for d in dependence[mode]]
+            logs[f"val/{key.replace('dependence', f'dependence_{mode}')}"] = sum(values) / len(values)
+    logs["val/source_dependence"] = sum(logs[f"val/source_dependence_{m}"] for m in MODES) / len(MODES)
     protocol = {
         "protocol": "StarGAN v2 (per target domain: translations of all other domains' images vs its real images)",
         "extractor": getattr(backend, "name", type(backend).__name__),
@@ -124,6 +148,8 @@ def evaluate_multidomain(
         "real_images_per_domain": {names[d]: len(idx) for d, idx in by_domain.items()},
         "translations_per_target": {names[d]: len(f) for d, f in fake_features["latent"].items()},
         "diversity": f"mean pairwise L2 of {k} results' features for {settings.diversity_inputs} inputs per target domain (not LPIPS)",
+        "source_dependence": f"up to {settings.dependence_sources} sources of the other domains per target domain, one reference "
+        "(one noise draw) each; spread of the results / spread of the sources, in features and pixels, mean over target domains",
         "target_share": "Fashion-MNIST classifier" if classify else "not computed (domains are not the Fashion-MNIST classes)",
         **asdict(settings),
     }

@@ -1,7 +1,11 @@
 """Translation evaluation (models that `translate(x, direction)`, unpaired data), per direction:
 the `reference_split` images of the source domain, translated, against the real images of the
 target domain of the same split (`genstyle.metrics.translation`), logged as `val/fid_a2b`,
-`val/kid_a2b_mean`, ..., `val/fid_b2a`, ... and the means `val/fid`, `val/kid_mean`."""
+`val/kid_a2b_mean`, ..., `val/fid_b2a`, ... and the means `val/fid`, `val/kid_mean`; and the
+source dependence of each direction (`val/source_dependence_a2b`, `..._pixel`, and the mean
+`val/source_dependence`): the spread of the translations of the first `DEPENDENCE_SOURCES` source
+images over the spread of those images (`genstyle.metrics.source_dependence`; 1 = the results
+vary as their sources, 0 = one result whatever the source)."""
 
 from __future__ import annotations
 
@@ -14,16 +18,20 @@ import torch
 from genstyle.callbacks.eval_report import EvalReport
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.settings import MetricSettings
+from genstyle.metrics.source_dependence import grid_dependence
 from genstyle.metrics.suite import EvalResult
 from genstyle.metrics.translation import (
     TranslationTarget,
     load_targets,
     score_direction,
+    translate_images,
     translation_logs,
 )
 from genstyle.models.base import GenerativeModule
+from genstyle.pixels import to_model_range
 
 log = logging.getLogger("genstyle.evaluation")
+DEPENDENCE_SOURCES = 256  # source images per direction whose translations' spread is measured
 
 
 class TranslationEvaluation:
@@ -70,7 +78,20 @@ class TranslationEvaluation:
             )  # fmt: skip
         for note in dict.fromkeys(n for r in results.values() for n in r.notes):
             log.warning(note)
-        return translation_logs(results), (fakes, results)
+        return translation_logs(results) | self.source_dependence(pl_module, backend), (fakes, results)
+
+    def source_dependence(self, model: GenerativeModule, backend: FeatureBackend) -> dict[str, float]:
+        """`val/source_dependence_<direction>` (features) and `..._pixel` per direction, and their
+        feature mean `val/source_dependence`. Every rank translates the same images."""
+        logged: dict[str, float] = {}
+        for direction, target in self.targets.items():
+            sources = target.source[:DEPENDENCE_SOURCES]
+            results = translate_images(model, sources, direction, self.batch_size)
+            scores = grid_dependence(results[None], to_model_range(sources).float()[None], lambda x: backend(x)["features"])
+            logged[f"val/source_dependence_{direction}"] = scores["source_dependence"]
+            logged[f"val/source_dependence_{direction}_pixel"] = scores["source_dependence_pixel"]
+        logged["val/source_dependence"] = sum(logged[f"val/source_dependence_{d}"] for d in self.targets) / len(self.targets)
+        return logged
 
     def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured, **sections) -> None:
         """`sections`: more parts of eval.json (the end-of-training two-sample test per direction)."""
