@@ -37,10 +37,10 @@ class FixedTranslator:
     def __init__(self, outputs: dict[str, torch.Tensor] | None = None) -> None:
         self.outputs = outputs
 
-    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
+    def translate(self, x: torch.Tensor, target: str) -> torch.Tensor:
         if self.outputs is None:
             return x
-        pool = self.outputs[direction]
+        pool = self.outputs[{"b": "a2b", "a": "b2a"}[target]]  # target: the domain to translate into
         self.offset = getattr(self, "offset", 0)
         out = pool[(torch.arange(len(x)) + self.offset) % len(pool)]
         self.offset += len(x)

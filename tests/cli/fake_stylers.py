@@ -12,7 +12,8 @@ from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, Gene
 
 
 class FakeTranslator(GenerativeModule):
-    """a2b inverts intensities, b2a keeps them: results the tests can predict pixel for pixel."""
+    """Into domain b (a2b) it inverts intensities, into a (b2a) it keeps them: results the tests can
+    predict pixel for pixel."""
 
     family = "cyclegan"
 
@@ -20,12 +21,13 @@ class FakeTranslator(GenerativeModule):
         super().__init__(tuple(image_shape))
         self.scale = torch.nn.Parameter(torch.ones(()))
 
-    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
-        return -x * self.scale if direction == "a2b" else x * self.scale
+    def translate(self, x: torch.Tensor, target: str) -> torch.Tensor:
+        assert target in ("a", "b"), target  # translate(x, target): the domain to translate into
+        return -x * self.scale if target == "b" else x * self.scale
 
 
 class FakeConditionalStylizer(GenerativeModule):
-    """A cvae-like stylize(content, style, content_labels, style_labels): the result's intensity
+    """A cvae-like stylize(content, style, *, content_labels, style_labels): the result's intensity
     is content class / 10 - style class / 100, so tests can read the classes it received."""
 
     family = "cvae"
@@ -41,7 +43,9 @@ class FakeConditionalStylizer(GenerativeModule):
     def class_names(self) -> list[str]:
         return ["zero", "one", "two"]
 
-    def stylize(self, content, style, content_labels=None, style_labels=None):
+    stylize_labels = ("content_labels", "style_labels")
+
+    def stylize(self, content, style, *, content_labels=None, style_labels=None):
         assert content_labels is not None and style_labels is not None, "the test passes both"
         value = content_labels.float() / 10 - style_labels.float() / 100
         return value[:, None, None, None].expand_as(content) * self.scale

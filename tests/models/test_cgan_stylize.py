@@ -47,7 +47,7 @@ def test_shapes_range_and_single_style_broadcast(make_cfg, test_images):
     assert out.shape == (4, 1, 28, 28) and out.dtype == torch.float32
     assert out.min() >= -1 and out.max() <= 1 and torch.isfinite(out).all()
     # One style image is the same as that image repeated for every content image.
-    repeated = model.stylize(images[:4], images[4:5].expand(4, -1, -1, -1), labels[:4], labels[4:5].expand(4))
+    repeated = model.stylize(images[:4], images[4:5].expand(4, -1, -1, -1), content_labels=labels[:4], style_labels=labels[4:5].expand(4))
     assert torch.equal(out, repeated)
 
 
@@ -56,9 +56,9 @@ def test_deterministic_and_leaves_global_rng_and_mode_alone(make_cfg, test_image
     images, labels, _ = test_images
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    first = model.stylize(images[:3], images[3:6], labels[:3], labels[3:6])
+    first = model.stylize(images[:3], images[3:6], content_labels=labels[:3], style_labels=labels[3:6])
     assert torch.equal(torch.get_rng_state(), state)
-    second = model.stylize(images[:3], images[3:6], labels[:3], labels[3:6])
+    second = model.stylize(images[:3], images[3:6], content_labels=labels[:3], style_labels=labels[3:6])
     assert torch.equal(first, second)
     assert model.training  # restored after stylize
     assert all(p.requires_grad for p in model.generator.parameters())  # unfrozen again
@@ -71,29 +71,29 @@ def test_labels_honoured(make_cfg, test_images):
     model = build_model(make_cfg, "cgan", *FAST)
     images, _, _ = test_images
     content, style = images[:2], images[2:4]
-    a = model.stylize(content, style, torch.tensor([1, 1]), torch.tensor([5, 5]))
+    a = model.stylize(content, style, content_labels=torch.tensor([1, 1]), style_labels=torch.tensor([5, 5]))
     z = model.invert(style, torch.tensor([5, 5]))
     with torch.no_grad():
         assert torch.allclose(a, model.generate(z, torch.tensor([1, 1])).clamp(-1, 1))
-    b = model.stylize(content, style, torch.tensor([7, 7]), torch.tensor([5, 5]))
-    c = model.stylize(content, style, torch.tensor([1, 1]), torch.tensor([0, 0]))
+    b = model.stylize(content, style, content_labels=torch.tensor([7, 7]), style_labels=torch.tensor([5, 5]))
+    c = model.stylize(content, style, content_labels=torch.tensor([1, 1]), style_labels=torch.tensor([0, 0]))
     assert not torch.allclose(a, b) and not torch.allclose(a, c)
     # The content image's pixels do not matter, only its class.
-    assert torch.equal(a, model.stylize(-content, style, torch.tensor([1, 1]), torch.tensor([5, 5])))
+    assert torch.equal(a, model.stylize(-content, style, content_labels=torch.tensor([1, 1]), style_labels=torch.tensor([5, 5])))
 
 
 def test_bad_labels_and_images_are_clear_errors(make_cfg, test_images):
     model = build_model(make_cfg, "cgan", *FAST)
     images, labels, _ = test_images
     with pytest.raises(GenstyleError, match="content_labels contain 10; classes are 0..9"):
-        model.stylize(images[:2], images[2:4], torch.tensor([10, 0]), labels[2:4])
+        model.stylize(images[:2], images[2:4], content_labels=torch.tensor([10, 0]), style_labels=labels[2:4])
     with pytest.raises(GenstyleError, match="style has 3 images for 2 content images"):
-        model.stylize(images[:2], images[2:5], labels[:2], labels[2:5])
+        model.stylize(images[:2], images[2:5], content_labels=labels[:2], style_labels=labels[2:5])
     with pytest.raises(GenstyleError, match=r"content must be a \(B, 1, 28, 28\) tensor"):
-        model.stylize(images[:2, :, :14], images[2:4], labels[:2], labels[2:4])
+        model.stylize(images[:2, :, :14], images[2:4], content_labels=labels[:2], style_labels=labels[2:4])
     model.run_config = {"class_names": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}
     with pytest.raises(GenstyleError, match="style_labels were not given and no classifier is attached"):
-        model.stylize(images[:2], images[2:4], labels[:2])
+        model.stylize(images[:2], images[2:4], content_labels=labels[:2])
     with pytest.raises(Exception, match="model.inversion_steps=-1 must be an integer >= 0"):
         build_model(make_cfg, "cgan", "model.inversion_steps=-1")
 

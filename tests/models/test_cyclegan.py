@@ -86,7 +86,7 @@ def test_trains_on_generated_folder_with_lr_decay_and_reloads(make_cfg, tmp_path
     torch.manual_seed(cfg.seed)
     untrained = hydra.utils.instantiate(cfg.model).state_dict()
     assert not torch.equal(untrained["gen_b2a.net.1.weight"], saved["gen_b2a.net.1.weight"])  # the weights trained
-    out = model.translate(torch.rand(3, 3, 16, 16) * 2 - 1, "b2a")
+    out = model.translate(torch.rand(3, 3, 16, 16) * 2 - 1, "a")
     assert out.shape == (3, 3, 16, 16)
 
 
@@ -94,14 +94,19 @@ def test_translate_shapes_ranges_and_errors():
     torch.manual_seed(0)
     model = small_cyclegan()
     x = torch.rand(5, 3, 16, 16) * 2 - 1
-    for direction in ("a2b", "b2a"):
-        y = model.translate(x, direction)
+    for target in ("a", "b"):  # translate(x, target): the domain to translate into
+        y = model.translate(x, target)
         assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1 and not torch.equal(y, x)
-    assert not torch.allclose(model.translate(x, "a2b"), model.translate(x, "b2a"))  # two generators
-    with pytest.raises(GenstyleError, match="direction='ab'"):
+    assert torch.equal(model.translate(x, "b"), model.gen_a2b.eval()(x))  # into b: G (A -> B)
+    assert not torch.allclose(model.translate(x, "b"), model.translate(x, "a"))  # two generators
+    with pytest.raises(GenstyleError, match="target='ab' is not a domain"):
         model.translate(x, "ab")
-    with pytest.raises(GenstyleError, match=r"shape \(B, 3, 16, 16\).*got \(5, 1, 16, 16\)"):
-        model.translate(x[:, :1], "a2b")
+    with pytest.raises(GenstyleError, match="the direction a2b translates into 'b'"):
+        model.translate(x, "a2b")  # a direction is not a target; the message names the one meant
+    with pytest.raises(GenstyleError, match=r"\(B, 3, 16, 16\).*got \(5, 1, 16, 16\)"):
+        model.translate(x[:, :1], "b")
+    with pytest.raises(GenstyleError, match=r"values in \[-3"):
+        model.translate(x * 3, "b")
     with pytest.raises(GenstyleError, match="samples by translating"):
         model.sample(4)
 
@@ -112,7 +117,7 @@ def test_sample_translates_held_images_in_order():
     model._sample_source = [held]
     out = model.sample(7)
     assert out.shape == (7, 3, 16, 16)
-    assert torch.allclose(out[:3], model.translate(held, "a2b")) and torch.allclose(out[3:6], out[:3])
+    assert torch.allclose(out[:3], model.translate(held, "b")) and torch.allclose(out[3:6], out[:3])
 
 
 def test_unet_generator_and_size_checks():

@@ -79,7 +79,7 @@ def test_stylize_shapes_ranges_and_style_broadcast(model):
     one = model.stylize(content, style[:1])  # one style image for every content image
     assert torch.allclose(one, model.stylize(content, style[:1].expand(5, -1, -1, -1)), atol=1e-6)
     assert not torch.allclose(one[0], model.stylize(content[:1], style[1:2])[0])  # the style matters
-    with pytest.raises(GenstyleError, match=r"this model takes \(B, 1, 28, 28\)"):
+    with pytest.raises(GenstyleError, match=r"content must be a \(B, 1, 28, 28\)"):
         model.stylize(torch.zeros(2, 3, 28, 28), style[:2])
     with pytest.raises(GenstyleError, match="give 1 or 5"):
         model.stylize(content, style[:2])

@@ -216,7 +216,7 @@ def test_bad_model_inputs_are_clear_errors(trained):
     x = torch.zeros(2, 1, 28, 28)
     with pytest.raises(GenstyleError, match="'boots' is not a domain.*ankle_boot"):
         model.translate(x, "boots")
-    with pytest.raises(GenstyleError, match="target_domain=10 is not a domain index"):
+    with pytest.raises(GenstyleError, match="target=10 is not a domain index"):
         model.translate(x, 10)
     with pytest.raises(GenstyleError, match="style must be a .B, 1, 28, 28. tensor"):
         model.stylize(x, torch.zeros(1, 3, 28, 28), style_labels=0)

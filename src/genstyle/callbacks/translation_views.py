@@ -36,8 +36,8 @@ def cycle_grid(model: GenerativeModule, real_a: torch.Tensor, real_b: torch.Tens
     """Rows A | G(A) | F(G(A)) | B | F(B) | G(F(B)), `k` columns: `(6k, C, H, W)` in [-1, 1]."""
     k = min(len(real_a), len(real_b))
     real_a, real_b = real_a[:k].to(model.device), real_b[:k].to(model.device)
-    fake_b, fake_a = model.translate(real_a, "a2b"), model.translate(real_b, "b2a")
-    rec_a, rec_b = model.translate(fake_b, "b2a"), model.translate(fake_a, "a2b")
+    fake_b, fake_a = model.translate(real_a, "b"), model.translate(real_b, "a")  # translate(x, target domain)
+    rec_a, rec_b = model.translate(fake_b, "a"), model.translate(fake_a, "b")
     return torch.cat([real_a, fake_b, rec_a, real_b, fake_a, rec_b])
 
 
@@ -130,7 +130,7 @@ class TranslationViews(pl.Callback):
             return
         index_a, index_b = self._class_index
         real_a, real_b = batch["image"], batch["image_b"]
-        fake_b, fake_a = pl_module.translate(real_a, "a2b"), pl_module.translate(real_b, "b2a")
+        fake_b, fake_a = pl_module.translate(real_a, "b"), pl_module.translate(real_b, "a")
         metrics = {
             f"{prefix}/target_class_a2b": (classifier(fake_b).argmax(1) == index_b).float().mean(),
             f"{prefix}/target_class_b2a": (classifier(fake_a).argmax(1) == index_a).float().mean(),

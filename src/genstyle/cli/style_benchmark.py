@@ -8,7 +8,7 @@ into a stylizer callable for it, the way `stylize.py` drives each family:
   pairs' true test labels, as `stylize.py content_labels=... style_labels=...` passes them;
   models with domains (stargan_v2: `stylize(..., style_labels)`) the style images' true labels;
 - translation models (cyclegan) translate on the class pair they were trained on: contents of
-  class A with `translate(x, "a2b")` (their style images are of class B), and the reverse;
+  class A with `translate(x, "b")` (into domain B: their style images are of class B), and the reverse;
 - the trivial references copy the content or the style image; the optimisation reference
   (Gatys et al. 2016, `genstyle.stylization.optimise`) optimises each result.
 
@@ -17,7 +17,6 @@ Used by `python evaluate.py ckpt_path=... task=style` and `python benchmarks/sty
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from genstyle.classifier.fashion_classifier import FashionClassifier, weights_sha256
+from genstyle.directions import target_domain
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics import style_benchmark as sb
 
@@ -69,8 +69,8 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
     )
     label = name or f"{model.family} ({Path(ckpt_path).parent.parent.name or Path(ckpt_path).stem})"
     if model.can_stylize:
-        # The true labels go to whichever of content_labels / style_labels `stylize` takes.
-        takes = [key for key in ("content_labels", "style_labels") if key in inspect.signature(model.stylize).parameters]
+        # The true labels go to whichever of content_labels / style_labels `stylize` uses.
+        takes = list(model.stylize_labels)
 
         def stylize(content, style, content_labels, style_labels):
             given = {"content_labels": content_labels, "style_labels": style_labels}
@@ -88,7 +88,7 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
                 for cls, direction in ((a, "a2b"), (b, "b2a")):
                     rows = content_labels == cls
                     if bool(rows.any()):
-                        out[rows] = model.translate(content[rows].to(model.device), direction).cpu()
+                        out[rows] = model.translate(content[rows].to(model.device), target_domain(direction)).cpu()
             return out
 
         return Entry(label, translate, classes=(a, b), note=f"translate on its classes {a} <-> {b}")

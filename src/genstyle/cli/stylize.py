@@ -4,7 +4,7 @@ trained model to images of your own.
 One command for every model that can: exemplar and conditional models (`adain`, `munit`, `cvae`,
 `cgan`) through `model.stylize(content, style)` (the cGAN finds the style image's latent code by
 GAN inversion, `model.inversion_steps` generator passes, so it is slower), translation models
-(`cyclegan`) through `model.translate(x, direction)` with `direction=a2b|b2a` and no style image.
+(`cyclegan`) through `model.translate(x, target)` with `direction=a2b|b2a` (its target domain) and no style image.
 
 - `content` is an image file or a folder (searched recursively); `out` is then a `.png` file or a
   folder that mirrors the content folder's layout (`a/b.jpg` -> `out/a/b.png`).
@@ -22,7 +22,6 @@ GAN inversion, `model.inversion_steps` generator passes, so it is slower), trans
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import hydra
@@ -35,7 +34,7 @@ from genstyle.cli.inference_options import apply_inference_options
 from genstyle.cli.outputs import plural
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
 from genstyle.data.sources import FASHION_MNIST_CLASSES
-from genstyle.directions import DIRECTIONS
+from genstyle.directions import DIRECTIONS, target_domain
 from genstyle.errors import GenstyleError, report_user_errors, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
@@ -65,7 +64,7 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
     if value is None:
         return None
     require(
-        key in inspect.signature(model.stylize).parameters,
+        key in model.stylize_labels,
         f"{key}={value} is for class-conditional models (cvae, cgan; stargan_v2 takes style_labels only); this "
         f"{model.family} model's stylize takes no {key}. Drop {key}=.",
     )
@@ -110,7 +109,7 @@ def run_model(
                 extra = {k: torch.full((len(chunk),), v, dtype=torch.long, device=model.device) for k, v in (labels or {}).items()}
                 out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1), **extra)
             else:
-                out = model.translate(chunk, direction)
+                out = model.translate(chunk, target_domain(direction))
             require(
                 tuple(out.shape) == tuple(chunk.shape),
                 f"The model returned images of shape {tuple(out.shape)} for inputs {tuple(chunk.shape)}; the checkpoint is not a working image-to-image model.",

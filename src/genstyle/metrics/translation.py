@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from genstyle.data.sources import list_images
-from genstyle.directions import SOURCE_AND_TARGET
+from genstyle.directions import SOURCE_AND_TARGET, target_domain
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.distributed import gather_features, owns_chunk
@@ -109,7 +109,7 @@ def translate_images(model, images: torch.Tensor, direction: str, batch_size: in
     """`model.translate` over uint8 `images` in chunks of `batch_size`, float `[-1, 1]` on the CPU.
     Under DDP rank r translates only its chunks (`owns_chunk`), as `generate` does for samples."""
     chunks = [
-        model.translate(to_model_range(chunk).to(model.device), direction).float().cpu()
+        model.translate(to_model_range(chunk).to(model.device), target_domain(direction)).float().cpu()
         for index, chunk in enumerate(images.split(batch_size))
         if owns_chunk(index, rank, world)
     ]

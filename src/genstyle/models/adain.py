@@ -158,21 +158,13 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         (c1, c2), (s1, s2) = self.features(content), self.features(style)
         return (decoder or self.decoder)(adain(c2, s2), adain(c1, s1), content)
 
-    def check_images(self, name: str, x: torch.Tensor) -> None:
-        require(
-            x.ndim == 4 and tuple(x.shape[1:]) == self.image_shape,
-            f"{name} images have shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.image_shape))}).",
-        )
-
-    def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels=None) -> torch.Tensor:
         """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
-        [-1, 1]. `style` has B images or one, which is then used for every content image."""
-        self.check_images("content", content)
-        self.check_images("style", style)
-        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        [-1, 1]. `style` has B images or one, which is then used for every content image. No class
+        labels: given ones are refused (`check_stylize_inputs`)."""
+        content, style = self.check_stylize_inputs(content, style, content_labels, style_labels)
         with evaluating(self):
-            style = style.to(self.device).expand(len(content), -1, -1, -1)
-            return self.transfer(content.to(self.device), style, self.inference_network("decoder"))
+            return self.transfer(content, style, self.inference_network("decoder"))
 
     # --- training ----------------------------------------------------------------------------
 

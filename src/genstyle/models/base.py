@@ -107,6 +107,60 @@ class GenerativeModule(pl.LightningModule):
         """An encoder with a posterior (`encode(x, labels) -> (mean, logvar)`) and `decode_latent`."""
         return callable(getattr(self, "encode", None)) and callable(getattr(self, "decode_latent", None))
 
+    @property
+    def stylize_labels(self) -> tuple[str, ...]:
+        """Which class labels `stylize` uses, of "content_labels" and "style_labels" (the families
+        that stylize by class); the others take none and refuse them (`check_stylize_inputs`)."""
+        return ()
+
+    @property
+    def stylize_options(self) -> tuple[str, ...]:
+        """Keyword options `stylize` takes besides the labels (none by default)."""
+        return ()
+
+    # --- the input checks of stylize and translate ----------------------------------------------
+    # stylize(content, style, *, content_labels=None, style_labels=None) -> (B, C, H, W) in [-1, 1]:
+    #     the structure of `content` (B images) in the style of `style` (B images, or 1 for all).
+    # translate(x, target, **options) -> x's shape in [-1, 1]: `x` translated into the domain
+    #     `target` (cyclegan: "a" or "b"; stargan_v2: a class, by index or name).
+
+    def check_images(self, images: torch.Tensor, who: str) -> torch.Tensor:
+        """`images` checked to be `(B, C, H, W)` at this model's image shape, finite and in [-1, 1];
+        returned as float on this model's device."""
+        shape = ", ".join(map(str, self.image_shape))
+        require(
+            isinstance(images, torch.Tensor) and images.ndim == 4 and tuple(images.shape[1:]) == self.image_shape and len(images) > 0,
+            f"{who} must be a (B, {shape}) tensor in [-1, 1] (the image shape this model was trained on), got "
+            f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}; resize and convert the images first.",
+        )
+        images = images.float()
+        require(bool(torch.isfinite(images).all()), f"{who} contains NaN or infinite values.")
+        low, high = float(images.min()), float(images.max())
+        require(low >= -1 - 1e-3 and high <= 1 + 1e-3, f"{who} has values in [{low:.3g}, {high:.3g}]; images go in [-1, 1] (genstyle.pixels.to_model_range).")
+        return images.to(self.device)
+
+    def check_stylize_inputs(
+        self, content: torch.Tensor, style: torch.Tensor, content_labels: Any = None, style_labels: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The one input check of every `stylize`: both image batches (`check_images`), a style batch
+        of 1 or B images (returned expanded to B), and no labels this model does not use."""
+        content, style = self.check_images(content, "content"), self.check_images(style, "style")
+        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        for key, value in (("content_labels", content_labels), ("style_labels", style_labels)):
+            require(
+                value is None or key in self.stylize_labels,
+                f"{key} were given, but this {self.family} model stylizes without {'class labels' if not self.stylize_labels else key}; "
+                f"drop {key}" + (f" (it uses {' and '.join(self.stylize_labels)})." if self.stylize_labels else "."),
+            )
+        return content, style.expand(len(content), -1, -1, -1)
+
+    @property
+    def loss_feature_networks(self) -> tuple[str, ...]:
+        """The weights sha256 of the frozen networks this model's losses compute features with
+        (e.g. the classifier that is adain's encoder); metrics refuse to score the model in those
+        features unless asked (genstyle.metrics.own_features). None by default."""
+        return ()
+
     # --- sampling -------------------------------------------------------------------------------
 
     def sample(

@@ -99,6 +99,7 @@ class ConditionalGAN(ConditionalStylize, GAN):
         self,
         content: torch.Tensor,
         style: torch.Tensor,
+        *,
         content_labels: torch.Tensor | None = None,
         style_labels: torch.Tensor | None = None,
     ) -> torch.Tensor:

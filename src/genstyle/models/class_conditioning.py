@@ -121,9 +121,10 @@ def require_num_classes(name: str, num_classes: int | None) -> None:
 
 
 class ConditionalStylize:
-    """What `stylize` needs in the families that stylize by class (cGAN, cVAE, StarGAN v2): input checks and, for images given
-    without labels, an image classifier that the caller attaches (`use_classifier`; the stylize
-    command attaches the Fashion-MNIST classifier). The model never loads one itself."""
+    """What `stylize` needs in the families that stylize by class (cGAN, cVAE, StarGAN v2): the
+    labels it uses (`stylize_labels`) and, for images given without labels, an image classifier
+    that the caller attaches (`use_classifier`; the stylize command attaches the Fashion-MNIST
+    classifier). The model never loads one itself."""
 
     _classifier = None  # class attribute default; instances set a plain attribute, not a submodule
 
@@ -138,14 +139,9 @@ class ConditionalStylize:
         used to label content or style images given without labels."""
         self._classifier = classifier
 
-    def _check_images(self, images: torch.Tensor, who: str) -> torch.Tensor:
-        require(
-            isinstance(images, torch.Tensor) and images.ndim == 4 and tuple(images.shape[1:]) == self.image_shape,
-            f"{who} must be a (B, {', '.join(map(str, self.image_shape))}) tensor in [-1, 1] (the model's image "
-            f"shape), got {tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.",
-        )
-        require(bool(torch.isfinite(images).all()), f"{who} contains NaN or infinite values.")
-        return images.float().to(self.device)
+    @property
+    def stylize_labels(self) -> tuple[str, ...]:
+        return ("content_labels", "style_labels")  # the content image's class, the style image's code in its own class
 
     def classify(self, images: torch.Tensor, who: str) -> torch.Tensor:
         """Class indices `(B,)` from the attached classifier, for images given without labels."""
@@ -164,14 +160,11 @@ class ConditionalStylize:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Checked `(content, style, content_labels, style_labels)` with `style` broadcast to the
         content batch; labels not given come from the classifier. Call in eval mode."""
-        content = self._check_images(content, "content")
-        style = self._check_images(style, "style")
+        one_style = isinstance(style, torch.Tensor) and len(style) == 1
+        content, style = self.check_stylize_inputs(content, style, content_labels, style_labels)
         batch = len(content)
-        require(len(style) in (1, batch), f"style has {len(style)} images for {batch} content images; give 1 or {batch}.")
-        if len(style) == 1:
-            style = style.expand(batch, -1, -1, -1)
-            if style_labels is not None and len(torch.as_tensor(style_labels)) == 1:
-                style_labels = torch.as_tensor(style_labels).expand(batch)
+        if one_style and style_labels is not None and torch.as_tensor(style_labels).numel() == 1:
+            style_labels = torch.as_tensor(style_labels).reshape(1).expand(batch)
         content_labels = self.check_labels(content_labels, batch, "content_labels")
         if content_labels is None:
             content_labels = self.classify(content, "content_labels")

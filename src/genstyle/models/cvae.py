@@ -30,6 +30,7 @@ class ConditionalVAE(ConditionalStylize, VAE):
         self,
         content: torch.Tensor,
         style: torch.Tensor,
+        *,
         content_labels: torch.Tensor | None = None,
         style_labels: torch.Tensor | None = None,
     ) -> torch.Tensor:

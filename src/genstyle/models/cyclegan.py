@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from genstyle.directions import DIRECTIONS
+from genstyle.directions import DIRECTIONS, DOMAINS, target_domain
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import (
     GenerativeModule,
@@ -136,16 +136,18 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         return self.inference_network("gen_a2b" if direction == "a2b" else "gen_b2a")  # the EMA copy when kept
 
     @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
-        """`(B, C, H, W)` in [-1, 1] of the source domain -> the same shape in the target domain."""
-        generator = self.generator_for(direction)
+    def translate(self, x: torch.Tensor, target: str) -> torch.Tensor:
+        """`(B, C, H, W)` in [-1, 1] of the other domain -> the same shape in the domain `target`,
+        "b" (G: A -> B) or "a" (F: B -> A); `directions.target_domain("a2b")` is "b"."""
         require(
-            x.ndim == 4 and tuple(x.shape[1:]) == self.image_shape,
-            f"translate expects images of shape (B, {', '.join(map(str, self.image_shape))}) (the size this model "
-            f"was trained on), got {tuple(x.shape)}; resize and convert the images first.",
+            target in DOMAINS,
+            f"target={target!r} is not a domain of this model; translate into 'b' (A -> B) or 'a' (B -> A)"
+            + (f" (the direction {target} translates into {target_domain(target)!r})." if target in DIRECTIONS else "."),
         )
+        generator = self.generator_for("a2b" if target == "b" else "b2a")
+        x = self.check_images(x, "translate input")
         with evaluating(self):
-            return generator(x.to(self.device))
+            return generator(x)
 
     def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """A translation model has no prior to sample from, so `sample(n)` returns G(a) for the
@@ -158,11 +160,11 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             raise GenstyleError(
                 "CycleGAN samples by translating domain-A images, and this model has not seen any yet (it holds "
                 "them after a validation or training batch, not in a checkpoint). Call model.translate(images, "
-                "'a2b') on your own images instead, e.g. `python stylize.py ckpt_path=... content=folder/ direction=a2b`."
+                "'b') on your own images instead, e.g. `python stylize.py ckpt_path=... content=folder/ direction=a2b`."
             )
         images = torch.cat(source)
         index = torch.arange(n) % len(images)
-        return self.translate(images[index].to(self.device), "a2b")
+        return self.translate(images[index].to(self.device), "b")
 
     # --- training -----------------------------------------------------------------------------
 

@@ -132,23 +132,16 @@ class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
     def decode(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.decoder(content, style)
 
-    def check_images(self, name: str, x: torch.Tensor) -> None:
-        require(
-            x.ndim == 4 and tuple(x.shape[1:]) == self.image_shape,
-            f"{name} images have shape {tuple(x.shape)}; this model takes (B, {', '.join(map(str, self.image_shape))}).",
-        )
-
     @torch.no_grad()
-    def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels=None) -> torch.Tensor:
         """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
-        [-1, 1]. `style` has B images or one, which is then used for every content image."""
-        self.check_images("content", content)
-        self.check_images("style", style)
-        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        [-1, 1]. `style` has B images or one, which is then used for every content image. No class
+        labels: given ones are refused (`check_stylize_inputs`)."""
+        content, style = self.check_stylize_inputs(content, style, content_labels, style_labels)
         with evaluating(self):
             content_encoder, style_encoder = self.inference_network("content_encoder"), self.inference_network("style_encoder")
-            style_code = style_encoder(style.to(self.device))  # the EMA networks when the run kept them
-            return self.inference_network("decoder")(content_encoder(content.to(self.device)), style_code.expand(len(content), -1))
+            style_code = style_encoder(style)  # the EMA networks when the run kept them
+            return self.inference_network("decoder")(content_encoder(content), style_code)
 
     # --- training ----------------------------------------------------------------------------
 

@@ -176,13 +176,13 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
 
     @torch.no_grad()
     def translate(
-        self, x: torch.Tensor, target_domain: DomainSpec, z: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self, x: torch.Tensor, target: DomainSpec, *, z: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Latent-guided: `x` `(B, C, H, W)` in [-1, 1] -> the same shape in `target_domain` (an
+        """Latent-guided: `x` `(B, C, H, W)` in [-1, 1] -> the same shape in the domain `target` (an
         index, a name, or `(B,)` indices), with style codes from noise `z` `(B, latent_dim)` (drawn,
         repeatably with `generator`, when not given)."""
-        x = self._check_images(x, "translate input")
-        domains = self.domain_index(target_domain, len(x))
+        x = self.check_images(x, "translate input")
+        domains = self.domain_index(target, len(x), "target")
         if z is None:
             z = self.noise(len(x), self.latent_dim, generator)
         require(tuple(z.shape) == (len(x), self.latent_dim), f"z must have shape ({len(x)}, {self.latent_dim}), got {tuple(z.shape)}.")
@@ -192,15 +192,21 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         self.train(was_training)
         return self.render(x, codes)
 
+    @property
+    def stylize_labels(self) -> tuple[str, ...]:
+        return ("style_labels",)  # the style image's own domain; the content's class plays no part
+
     @torch.no_grad()
-    def stylize(self, content: torch.Tensor, style: torch.Tensor, style_labels: DomainSpec | None = None) -> torch.Tensor:
+    def stylize(
+        self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels: DomainSpec | None = None
+    ) -> torch.Tensor:
         """Reference-guided: `content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] ->
         `(B, C, H, W)`: the content drawn with the style image's code, taken in the style image's own
         domain (`style_labels`: an index, a name or `(B,)` indices; classified by the Fashion-MNIST
-        classifier when not given, which needs a Fashion-MNIST model)."""
-        content = self._check_images(content, "content")
-        style = self._check_images(style, "style")
-        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        classifier when not given, which needs a Fashion-MNIST model). `content_labels` are refused."""
+        n_styles = len(style) if isinstance(style, torch.Tensor) else 0
+        content, style = self.check_stylize_inputs(content, style, content_labels, style_labels)
+        style = style[:n_styles]  # one code per style image given, expanded to the content batch below
         was_training = self.training
         self.eval()
         domains = self.classify(style, "style_labels") if style_labels is None else self.domain_index(style_labels, len(style), "style_labels")
@@ -217,7 +223,7 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         if count == 0:
             raise GenstyleError(
                 "stargan_v2 samples by translating real images it holds after its first training batch, and this model "
-                "has not trained yet. Train it, or call model.translate(images, target_domain) on your own images."
+                "has not trained yet. Train it, or call model.translate(images, target) on your own images."
             )
         labels = self.check_labels(labels, n)
         if labels is None:
