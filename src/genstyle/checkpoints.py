@@ -5,20 +5,17 @@ checking that one can resume a run, and rebuilding the model one holds.
   cannot run code. The run config stored inside (see `GenerativeModule.on_save_checkpoint`)
   rebuilds the model without the original run folder (`load_model`).
 - Writing (`AtomicCheckpointIO`, the trainer's checkpoint plugin): Lightning writes `last.ckpt`
-  in place, and a SIGKILL in the middle leaves a truncated file. Here every checkpoint goes to a
-  temporary file in the same folder and is renamed over the target (`os.replace` is atomic on
-  POSIX within one file system), so the target is always the previous complete checkpoint or
-  the new complete one.
+  in place, and a SIGKILL in the middle leaves a truncated file. Here every checkpoint goes
+  through `files.save_torch_atomic` (a temporary file in the same folder, renamed over the
+  target), so the target is always the previous complete checkpoint or the new complete one.
 - Resuming: `resolve_ckpt_path` turns `ckpt_path=last` into the run's `checkpoints/last.ckpt`;
   `check_resumable` fails with a message when a checkpoint does not fit the run's model.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from genstyle import renames
 from genstyle.errors import DISK_ERRNOS, GenstyleError
+from genstyle.files import save_torch_atomic
 from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, GenerativeModule
 
 
@@ -146,19 +144,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}.")
         path = Path(path)
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(checkpoint, fh)
-                fh.flush()
-                os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
-            os.replace(tmp, path)
+            save_torch_atomic(checkpoint, path)
         except OSError as err:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
             if err.errno in DISK_ERRNOS:
                 previous = f"the previous {path.name} is intact" if path.is_file() else "no earlier checkpoint of this name exists"
                 raise GenstyleError(
@@ -166,8 +154,4 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                     "Free disk space or make the folder writable, then resume with ckpt_path=last "
                     f"hydra.run.dir={path.parent.parent}."
                 ) from err
-            raise
-        except BaseException:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
             raise

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid
 
+from genstyle.files import write_bytes_atomic
 from genstyle.pixels import to_uint8
 
 
@@ -19,24 +19,15 @@ def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
 
 
 def save_png(image: torch.Tensor, path: str | Path) -> Path:
-    """Write a uint8 `(C, H, W)` tensor as PNG atomically (temp file then rename), so an
-    interrupted write never leaves a truncated image behind."""
+    """Write a uint8 `(C, H, W)` tensor as PNG atomically (encoded in memory, then
+    `files.write_bytes_atomic`), so an interrupted write never leaves a truncated image behind."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     array = image.permute(1, 2, 0).numpy()
     pil = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pil.save(fh, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; images are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    encoded = io.BytesIO()
+    pil.save(encoded, format="PNG")
+    return write_bytes_atomic(path, encoded.getvalue())
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:

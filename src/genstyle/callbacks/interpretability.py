@@ -16,6 +16,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from genstyle.callbacks import latent_views
 from genstyle.errors import require
+from genstyle.files import write_text_atomic
 from genstyle.images import log_image, save_grid
 from genstyle.models.base import GenerativeModule, evaluating
 
@@ -69,8 +70,7 @@ class InterpretabilityViews(pl.Callback):
         if latent_views.has_style_content(model):
             out.update(self._style_content(model, images, labels, facts))
         if out:
-            self.dirpath.mkdir(parents=True, exist_ok=True)
-            (self.dirpath / "views.json").write_text(json.dumps(facts, indent=2) + "\n")
+            write_text_atomic(self.dirpath / "views.json", json.dumps(facts, indent=2) + "\n")
         return out
 
     def _vae_views(self, model, images, labels, facts) -> dict[str, tuple[Path, str]]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from genstyle.files import write_json_atomic
+from genstyle.files import write_json_atomic, write_text_atomic
 
 
 def scalar_metrics(metrics: dict) -> dict[str, float]:
@@ -67,6 +66,4 @@ class MetricsRecorder(pl.Callback):
         if rows is not None and self.history_path.is_file():
             lines = self.history_path.read_text().splitlines(keepends=True)
             if len(lines) > rows:
-                tmp = self.history_path.with_name(f".{self.history_path.name}.tmp")
-                tmp.write_text("".join(lines[:rows]))
-                os.replace(tmp, self.history_path)
+                write_text_atomic(self.history_path, "".join(lines[:rows]))

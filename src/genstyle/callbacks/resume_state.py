@@ -21,6 +21,7 @@ fails if a Lightning upgrade changes them.
 from __future__ import annotations
 
 import csv
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger
+
+from genstyle.files import write_text_atomic
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -101,12 +104,11 @@ def trim_csv(path: Path, max_step: int) -> int:
     keep = [row for row in rows if not row.get("step") or int(float(row["step"])) <= max_step]
     if len(keep) == len(rows):
         return 0
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(keep)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(keep)
+    write_text_atomic(path, text.getvalue())
     return len(rows) - len(keep)
 
 

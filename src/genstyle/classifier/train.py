@@ -12,7 +12,6 @@ that loads with `torch.load(..., weights_only=True)`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from genstyle.classifier.fashion_classifier import FORMAT_VERSION, WEIGHTS_PATH, FashionClassifier
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
+from genstyle.files import save_torch_atomic
 from genstyle.modes import evaluating
 from genstyle.pixels import to_model_range
 
@@ -149,10 +149,7 @@ def save_weights(model: FashionClassifier, path: Path, cfg: TrainConfig, test_ac
         "torch_version": str(torch.__version__),  # TorchVersion is not a plain str
         "command": command_line(cfg, threads),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(payload, path)
 
 
 def main(argv: list[str] | None = None) -> int:

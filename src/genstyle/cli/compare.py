@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from genstyle.errors import GenstyleError, report_user_errors
+from genstyle.files import write_text_atomic
 from genstyle.report.html import render
 from genstyle.report.plots import curve_keys, headline_keys, plot_curves, plot_final, slug
 from genstyle.report.runs import find_runs, metric_keys
@@ -31,8 +32,7 @@ def build_report(paths: list[Path], out: Path, title: str) -> Path:
     plots = [plot_curves(runs, key, out / f"curve_{slug(key)}.png") for key in curve_keys(runs)]
     plots += [plot_final(runs, key, out / f"final_{slug(key)}.png") for key in headline_keys(keys)]
     report = out / "report.html"
-    report.write_text(render(runs, keys, plots, paths, title), encoding="utf-8")
-    return report
+    return write_text_atomic(report, render(runs, keys, plots, paths, title))
 
 
 @report_user_errors

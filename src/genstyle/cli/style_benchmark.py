@@ -26,6 +26,7 @@ import torch
 from genstyle.classifier.fashion_classifier import FashionClassifier, weights_sha256
 from genstyle.directions import target_domain
 from genstyle.errors import GenstyleError, require
+from genstyle.files import write_text_atomic
 from genstyle.metrics import style_benchmark as sb
 
 CAPABLE = "adain, munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
@@ -147,13 +148,9 @@ def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str 
 
 
 def write_outputs(payload: dict, json_path: Path, md_path: Path | None) -> None:
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = json_path.with_suffix(json_path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(json_path)
+    write_text_atomic(json_path, json.dumps(payload, indent=2))
     if md_path is not None:
-        md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(table_text(payload) + "\n")
+        write_text_atomic(md_path, table_text(payload) + "\n")
 
 
 def table_text(payload: dict) -> str:

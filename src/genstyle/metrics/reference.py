@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from genstyle.errors import GenstyleError, require
+from genstyle.files import save_torch_atomic
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.classes import class_histogram
 from genstyle.metrics.fidelity import fid_statistics, knn_radii
@@ -105,7 +105,6 @@ def compute_reference(backend: FeatureBackend, images: torch.Tensor, protocol: d
 
 
 def _save(ref: ReferenceStats, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "protocol_json": json.dumps(ref.protocol, sort_keys=True),
         "features": ref.features,
@@ -114,9 +113,7 @@ def _save(ref: ReferenceStats, path: Path) -> None:
         "class_counts": ref.class_counts,
         "prc_radii": ref.prc_radii,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+    save_torch_atomic(payload, path)  # a concurrent reader sees the old file or the whole new one
 
 
 def _load(path: Path, protocol: dict) -> ReferenceStats | None:

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from genstyle.errors import require
+from genstyle.files import write_text_atomic
 from genstyle.rating.plan import TASKS, Entity, Pair
 from genstyle.rating.votes import VOTES_FORMAT, VOTES_VERSION
 
@@ -72,8 +73,4 @@ def render(data: dict, title: str) -> str:
 
 def write_page(data: dict, title: str, out: Path) -> Path:
     """Write atomically: an interrupted run leaves no half page behind."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(data, title), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_text_atomic(out, render(data, title))

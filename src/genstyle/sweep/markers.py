@@ -8,19 +8,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from genstyle.files import write_text_atomic
+
 DONE = "done"
 FAILED = "failed"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_done(
@@ -33,11 +27,11 @@ def write_done(
         "metrics": metrics,
         "return_value": return_value,  # what the task returned to the sweeper, replayed on a skip
     }
-    write_atomic(job_dir / DONE, json.dumps(record, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    write_text_atomic(job_dir / DONE, json.dumps(record, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
 def write_failed(job_dir: Path, summary: str, details: str) -> None:
-    write_atomic(job_dir / FAILED, f"{summary}\n\n{details}")
+    write_text_atomic(job_dir / FAILED, f"{summary}\n\n{details}")
 
 
 def read_done(job_dir: Path) -> dict | None:

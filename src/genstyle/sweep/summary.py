@@ -19,6 +19,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from genstyle.files import write_text_atomic
 from genstyle.sweep import markers
 
 log = logging.getLogger("genstyle.sweep")
@@ -82,7 +83,7 @@ class SweepSummary(Callback):
         if not sweep_dir.is_dir():
             return
         summary = summarize_sweep(sweep_dir)
-        markers.write_atomic(sweep_dir / "sweep.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        write_text_atomic(sweep_dir / "sweep.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
         counts = summary["counts"]
         log.info("Sweep summary: %s (%d done, %d failed)", sweep_dir / "sweep.json", counts["done"], counts["failed"])
         failed = [j for j in summary["jobs"] if j["status"] == "failed"]
