@@ -32,6 +32,9 @@ from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, Gene
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint dict, or a GenstyleError saying why this file is not a usable checkpoint."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise GenstyleError(f"ckpt_path={path} is a folder, not a checkpoint file. Pass the .ckpt file of a genstyle run "
+                            f"(for a run folder: {path / 'checkpoints' / 'last.ckpt'}).")
     if not path.is_file():
         raise GenstyleError(f"ckpt_path={path}: no such file. Pass the .ckpt file of a genstyle run (outputs/.../checkpoints/last.ckpt).")
     try:
