@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         has_domains,
     )
     from genstyle.checkpoints import load_model
-    from genstyle.cli.style_benchmark import test_split
+    from genstyle.data.sources import load_fashion_mnist_test
     from genstyle.metrics.backends import ClassifierBackend
 
     model, _ = load_model(str(args.ckpt))  # a missing or foreign file is a user error there
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(model.domain_names())
     unknown = [c for c in args.pair if c not in names]
     require(not unknown, f"--pair {' '.join(args.pair)}: {', '.join(unknown)} not among the model's domains ({', '.join(names)}).")
-    test, backend = test_split(None), ClassifierBackend()
+    test, backend = load_fashion_mnist_test(), ClassifierBackend()
     settings = MultiDomainSettings(per_source=args.per_source, diversity_inputs=args.diversity_inputs, seed=args.seed)
     logs, protocol = evaluate_multidomain(model, test.images, test.labels, backend, settings)
     logs |= pair_scores(model, test, backend, tuple(args.pair), args.seed)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from genstyle.callbacks.multidomain_evaluation import has_domains
     from genstyle.checkpoints import load_model
-    from genstyle.cli.style_benchmark import test_split
+    from genstyle.data.sources import load_fashion_mnist_test
     from genstyle.images import grid_image, save_png
     from genstyle.pixels import to_model_range
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
     model, _ = load_model(str(args.ckpt))  # a missing or foreign file is a user error there
     require(has_domains(model), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; the grid needs a model=stargan_v2 checkpoint.")
-    test = test_split(None)
+    test = load_fashion_mnist_test()
 
     def nth(label: int, k: int) -> int:
         return int((test.labels == label).nonzero()[k])

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch.nn.functional as F
 
     from genstyle.cli import style_benchmark as cli
+    from genstyle.data.sources import load_fashion_mnist_test
     from genstyle.images import grid_image, save_png
     from genstyle.metrics import style_benchmark as sb
     from genstyle.metrics.features import default_classifier
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     require(args.rows >= 1 and args.scale >= 1, "--rows and --scale must be >= 1.")
     require(args.out.suffix == ".png", f"--out {args.out} must be a .png file.")
     entries = [cli.model_entry(c) for c in args.ckpts]
-    test = cli.test_split(None)
+    test = load_fashion_mnist_test()
     content_idx, style_idx = sb.make_pairs(test.labels, args.rows, args.seed)
     content = test.images[content_idx].float() / 127.5 - 1
     style = test.images[style_idx].float() / 127.5 - 1

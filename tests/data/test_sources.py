@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from genstyle.data import ImageDataModule
-from genstyle.data.sources import FASHION_MNIST_FILES, load_fashion_mnist, load_image_folder
+from genstyle.data import ImageDataModule, sources
+from genstyle.data.sources import (
+    FASHION_MNIST_FILES,
+    load_fashion_mnist,
+    load_fashion_mnist_test,
+    load_image_folder,
+)
 from genstyle.errors import GenstyleError
 
 ALL_FILES = FASHION_MNIST_FILES["train"] + FASHION_MNIST_FILES["test"]
@@ -133,3 +138,18 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "broken.png").write_text("not a png")
     with pytest.raises(GenstyleError, match="broken.png"):
         load_image_folder(tmp_path, channels=1, image_size=16)
+
+
+def test_the_benchmarks_test_split_is_the_official_one_and_never_downloads(fmnist_root, tmp_path, monkeypatch):
+    test = load_fashion_mnist_test(str(fmnist_root))
+    official = load_fashion_mnist("test", str(fmnist_root))
+    assert torch.equal(test.images, official.images) and torch.equal(test.labels, official.labels)
+
+    import torchvision.datasets
+
+    downloads = []
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", lambda *args, **kwargs: downloads.append(args))
+    monkeypatch.setattr(sources, "fashion_mnist_search_path", lambda root: [])  # no local copy anywhere
+    with pytest.raises(GenstyleError, match=r"\(test split\) was not found.*download disabled"):
+        load_fashion_mnist_test(download_dir=str(tmp_path / "download"))
+    assert downloads == []

@@ -111,19 +111,14 @@ def reference_entries(optimise_weights: list[float], classifier: FashionClassifi
     return entries
 
 
-def test_split(data_root: str | None, download_dir: str | None = None):
-    from genstyle.data.sources import load_fashion_mnist
-
-    return load_fashion_mnist("test", data_root, download_dir, False)
-
-
 def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str | None = None, log=print) -> dict:
     """Score every entry on its pairs (entries with the same class pair share them) -> payload
     `{'rows': [...], 'protocol': {...}}`."""
+    from genstyle.data.sources import load_fashion_mnist_test
     from genstyle.metrics.features import default_classifier
 
     classifier = default_classifier()
-    test = test_split(data_root)
+    test = load_fashion_mnist_test(data_root)
     pairs_by_classes: dict = {}
     rows = []
     for entry in entries:

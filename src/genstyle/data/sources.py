@@ -200,6 +200,13 @@ def load_fashion_mnist(
     )
 
 
+def load_fashion_mnist_test(root: str | None = None, download_dir: str | None = None) -> ImageSet:
+    """The official Fashion-MNIST test split (10k) that the style benchmark and its figures score
+    on, from a local copy only (`root`, the usual places, or an earlier download in `download_dir`):
+    a benchmark never starts a download; a missing copy is the error that says where to put it."""
+    return load_fashion_mnist("test", root, download_dir, download=False)
+
+
 _DECODED: dict[tuple, ImageSet] = {}
 
 
