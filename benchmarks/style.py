@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/style.py --ckpts a.ckpt b.ckpt ... [--pairs 2000] [--seed 0] \
         [--optimise-weights 10 100] [--optimise-pairs 200] [--names "adain" "cvae"] [--include earlier.json ...] \
-        [--out docs/style_benchmark.json]
+        [--alphas 0.25 0.5 0.75 1] [--out docs/style_benchmark.json]
 
 Every model gets the same fixed test pairs (content and style of different classes; a cyclegan
 its own class pair), is driven only through `stylize` / `translate` (genstyle.cli.style_benchmark),
@@ -13,8 +13,11 @@ style) and the optimisation reference (Gatys et al. 2016 with the project's clas
 per `--optimise-weights` value; `--optimise-weights` with no value leaves it out) are in the same
 table. `--include` adds the rows of earlier runs of this script made on the same pairs (their
 protocol must match; a row computed now replaces an included one of the same name), so slow rows
-need not be recomputed. Writes the JSON and,
-beside it, the markdown table (`.md`); prints the table.
+need not be recomputed. `--alphas` sweeps the test-time strength of every checkpoint whose
+`stylize` takes `alpha` (AdaIN), one row per value; the optimisation rows sweep the style weight.
+Writes the JSON and, beside it, the markdown table (`.md`) and the trade-off plot (`.png`: content
+kept against style moved, one curve per stylizer, each point labelled with its FID, the copies as
+the corners; genstyle.report.style_curves); prints the table.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from genstyle.errors import report_user_errors, require  # noqa: E402
 
-MATCHING_KEYS = ("split", "num_pairs", "seed", "classifier_sha256", "gram_stages")
+MATCHING_KEYS = ("split", "num_pairs", "seed", "classifier_sha256", "gram_stages", "reference", "source_dependence_grid")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--optimise-weights", type=float, nargs="*", default=[10.0, 100.0], help="style weights of the optimisation reference rows")
     parser.add_argument("--optimise-steps", type=int, default=150)
     parser.add_argument("--optimise-pairs", type=int, default=None, help="score the optimisation rows on the first N pairs only (it is slow)")
+    parser.add_argument("--alphas", type=float, nargs="*", default=None, help="AdaIN's test-time alpha values to sweep (checkpoints whose stylize takes alpha)")
     parser.add_argument("--no-copies", action="store_true", help="leave out the copy-content / copy-style rows")
     parser.add_argument("--include", type=Path, nargs="*", default=[], help="JSONs of earlier runs on the same pairs whose rows to add")
     parser.add_argument("--data-root", default=None, help="where the Fashion-MNIST files are (default: the usual search path)")
@@ -52,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     from genstyle.cli import style_benchmark as cli
     from genstyle.metrics.features import default_classifier
+    from genstyle.report.style_curves import plot_tradeoff
 
     require(args.pairs >= 2, f"--pairs {args.pairs} must be at least 2.")
     require(args.optimise_steps >= 1, f"--optimise-steps {args.optimise_steps} must be at least 1.")
@@ -64,7 +69,9 @@ def run(args: argparse.Namespace) -> dict:
         require(path.is_file(), f"--include {path}: no such file.")
         earlier.append((path, json.loads(path.read_text())))
     # Build every model first: a checkpoint that cannot stylize stops the run before any scoring.
-    entries = [cli.model_entry(c, args.device, (args.names or [None] * len(args.ckpts))[i]) for i, c in enumerate(args.ckpts)]
+    require(all(0 <= a <= 1 for a in args.alphas or []), f"--alphas {args.alphas}: each alpha must be in [0, 1].")
+    names = args.names or [None] * len(args.ckpts)
+    entries = [e for i, c in enumerate(args.ckpts) for e in cli.model_entries(c, args.device, names[i], args.alphas)]
     require(args.optimise_pairs is None or args.optimise_pairs >= 2, f"--optimise-pairs {args.optimise_pairs} must be at least 2.")
     refs = cli.reference_entries(args.optimise_weights, default_classifier(), args.optimise_steps, args.optimise_pairs)
     if args.no_copies:
@@ -77,8 +84,9 @@ def run(args: argparse.Namespace) -> dict:
         payload["rows"] = [r for r in old["rows"] if r["name"] not in names] + payload["rows"]
     payload["command"] = "python benchmarks/style.py " + " ".join(sys.argv[1:])
     cli.write_outputs(payload, args.out, args.out.with_suffix(".md"))
+    plot_tradeoff(payload, args.out.with_suffix(".png"))
     print(cli.table_text(payload))
-    print(f"\nWrote {args.out} and {args.out.with_suffix('.md')}")
+    print(f"\nWrote {args.out}, {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
     return payload
 
 

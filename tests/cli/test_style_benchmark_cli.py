@@ -38,7 +38,15 @@ def test_evaluate_task_style_writes_the_table(adain_ckpt, tmp_path, fmnist_root)
     assert names[0].startswith("adain") and "copy content (reference)" in names and "copy style (reference)" in names
     copy = next(r for r in payload["rows"] if r["name"] == "copy content (reference)")
     assert copy["style_dist"] == pytest.approx(1.0)
-    assert payload["protocol"]["num_pairs"] == 24 and "| adain" in result.stdout
+    assert payload["protocol"]["num_pairs"] == 24 and result.stdout.startswith("adain")
+    # One line per metric: the model's number beside the two copies', each number printed once.
+    lines = {line.split("  ")[0]: line.split()[-3:] for line in result.stdout.splitlines() if "  " in line}
+    for metric in ("keeps content class", "Gram distance", "source dependence (features)", "background change", "FID"):
+        assert metric in lines, result.stdout
+    model = payload["rows"][0]
+    assert lines["FID"] == [f"{model['fid']:.3f}", f"{model['content_fid']:.3f}", f"{model['style_fid']:.3f}"]
+    assert lines["source dependence (features)"][1:] == ["1.000", "0.000"]
+    assert result.stdout.count(f"{model['fid']:.3f}") == 1
 
 
 def test_benchmark_script_runs_several_checkpoints_in_one_table(adain_ckpt, tmp_path, fmnist_root):
@@ -52,6 +60,7 @@ def test_benchmark_script_runs_several_checkpoints_in_one_table(adain_ckpt, tmp_
     assert rows[-1]["style_dist"] == pytest.approx(rows[-2]["style_dist"])  # same model, same pairs
     assert any(r["name"].startswith("optimisation") for r in rows)
     assert out.with_suffix(".md").read_text().startswith("| stylizer |")
+    assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_stylize_method_optimise_writes_a_file_without_a_checkpoint(images, tmp_path):

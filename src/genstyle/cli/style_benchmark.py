@@ -41,6 +41,8 @@ class Entry:
     classes: tuple[int, int] | None = None
     note: str = ""
     max_pairs: int | None = None  # a slow stylizer is scored on the first max_pairs pairs only
+    curve: str | None = None  # rows of one stylizer at several strengths share a curve in the plot
+    strength: float | None = None  # its strength control (AdaIN's alpha, the optimisation's style weight)
 
 
 def translator_classes(model, ckpt_path: str) -> tuple[int, int]:
@@ -58,8 +60,14 @@ def translator_classes(model, ckpt_path: str) -> tuple[int, int]:
 
 
 def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) -> Entry:
-    """A checkpoint as a benchmark row; a model that can neither stylize nor translate, or one not
-    made for 1x28x28 Fashion-MNIST images, is an error that says which models can."""
+    """A checkpoint as one benchmark row, at the model's default strength."""
+    return model_entries(ckpt_path, device, name)[0]
+
+
+def model_entries(ckpt_path: str, device: str = "cpu", name: str | None = None, alphas: list[float] | None = None) -> list[Entry]:
+    """A checkpoint as benchmark rows: one per `alphas` value when its `stylize` takes `alpha`
+    (AdaIN's test-time strength; one curve), else one row. A model that can neither stylize nor
+    translate, or one not made for 1x28x28 Fashion-MNIST images, is an error that says which can."""
     from genstyle.checkpoints import load_model
 
     model, _ = load_model(ckpt_path, device)
@@ -73,13 +81,20 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
         # The true labels go to whichever of content_labels / style_labels `stylize` uses.
         takes = list(model.stylize_labels)
 
-        def stylize(content, style, content_labels, style_labels):
-            given = {"content_labels": content_labels, "style_labels": style_labels}
-            with torch.no_grad():
-                return model.stylize(content.to(model.device), style.to(model.device), **{k: given[k].to(model.device) for k in takes})
+        def stylizer(options: dict):
+            def stylize(content, style, content_labels, style_labels):
+                given = {"content_labels": content_labels, "style_labels": style_labels}
+                with torch.no_grad():
+                    labels = {k: given[k].to(model.device) for k in takes}
+                    return model.stylize(content.to(model.device), style.to(model.device), **labels, **options)
+
+            return stylize
 
         notes = {("content_labels", "style_labels"): "true class labels given", ("style_labels",): "true style labels given"}
-        return Entry(label, stylize, note=notes.get(tuple(takes), ""))
+        note = notes.get(tuple(takes), "")
+        if alphas and "alpha" in model.stylize_options:
+            return [Entry(f"{label}, alpha {a:g}", stylizer({"alpha": a}), note=note, curve=label, strength=a) for a in alphas]
+        return [Entry(label, stylizer({}), note=note)]
     if model.can_translate:
         a, b = translator_classes(model, ckpt_path)
 
@@ -92,7 +107,7 @@ def model_entry(ckpt_path: str, device: str = "cpu", name: str | None = None) ->
                         out[rows] = model.translate(content[rows].to(model.device), target_domain(direction)).cpu()
             return out
 
-        return Entry(label, translate, classes=(a, b), note=f"translate on its classes {a} <-> {b}")
+        return [Entry(label, translate, classes=(a, b), note=f"translate on its classes {a} <-> {b}")]
     raise GenstyleError(
         f"ckpt_path={ckpt_path} holds a {model.family} model ({type(model).__name__}), which can neither stylize nor "
         f"translate, so the style benchmark has nothing to score. Models that can: {CAPABLE}."
@@ -107,6 +122,7 @@ def reference_entries(optimise_weights: list[float], classifier: FashionClassifi
         entries.append(Entry(
             f"optimisation, Gatys et al. ({steps} Adam steps, style weight {w:g})",
             optimisation_stylizer(classifier, steps=steps, style_weight=w), max_pairs=optimise_pairs,
+            curve=f"optimisation, Gatys et al. ({steps} Adam steps)", strength=w,
         ))  # fmt: skip
     return entries
 
@@ -128,15 +144,20 @@ def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str 
         if entry.max_pairs is not None and entry.max_pairs < len(pairs.content):
             pairs = pairs.prefix(entry.max_pairs)
         row, _ = sb.benchmark(entry.stylizer, pairs, classifier)
-        row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "num_pairs": len(pairs.content), "content_fid": pairs.content_fid}
+        row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "num_pairs": len(pairs.content)}
+        if entry.curve is not None:
+            row |= {"curve": entry.curve, "strength": entry.strength}
         rows.append(row)
         log(f"{entry.name}: content class {row['content_class']:.3f}, style dist {row['style_dist']:.3f}, "
-            f"Gram dist {row['gram_dist']:.3f}, FID {row['fid']:.3f}, {row['sec_per_image']:.2e} s/image")
+            f"Gram dist {row['gram_dist']:.3f}, source dependence {row['source_dependence']:.3f}, "
+            f"background change {row['background_change']:.3f}, FID {row['fid']:.3f} (floors {row['content_fid']:.3f} / "
+            f"{row['style_fid']:.3f}), {row['sec_per_image']:.2e} s/image")
     protocol = {
         **next(iter(pairs_by_classes.values())).protocol,
         "classifier_sha256": weights_sha256(),
         "torch_threads": torch.get_num_threads(),
-        "fid": "classifier penultimate features (256-d), results vs the real test images of the contents' classes",
+        "fid": "classifier penultimate features (256-d), results vs the real images of the contents' classes in the half of "
+        "the split the pairs do not use; floors: the untouched contents and styles on the same protocol",
     }
     protocol.pop("pairs", None)
     return {"rows": rows, "protocol": protocol}
@@ -152,7 +173,8 @@ def table_text(payload: dict) -> str:
     p = payload["protocol"]
     head = (
         f"{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}); classifier sha256 "
-        f"{p['classifier_sha256'][:12]}; FID against {p['num_reference']} {p['split']} images; {p['torch_threads']} torch thread(s)."
+        f"{p['classifier_sha256'][:12]}; FID against {p['num_reference']} other {p['split']} images (the half the pairs do not "
+        f"use); source dependence on {p.get('source_dependence_grid', 'no grid')}; {p['torch_threads']} torch thread(s)."
     )
     return sb.markdown_table(payload["rows"]) + "\n\n" + head
 
@@ -167,10 +189,45 @@ def evaluate_style(cfg) -> dict:
     entry = model_entry(str(cfg.ckpt_path), cfg.device)
     # The copies only (benchmarks/style.py adds the optimisation rows), on the model's pairs.
     refs = [Entry(r.name, r.stylizer, entry.classes) for r in reference_entries([], None, 0)]
-    payload = run_entries([entry, *refs], num_pairs, int(cfg.seed), cfg.get("data_root"))
+    payload = run_entries([entry, *refs], num_pairs, int(cfg.seed), cfg.get("data_root"), log=lambda line: None)  # the summary says it
     payload["protocol"]["ckpt_path"] = str(Path(cfg.ckpt_path).expanduser().resolve())
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "style_eval.json"
     write_outputs(payload, out, None)
-    print(table_text(payload))
+    print(summary_text(payload))
     print(f"\nWrote {out}")
     return payload
+
+
+SUMMARY = (
+    ("keeps content class", "content_class", "%"),
+    ("style class", "style_class", "%"),
+    ("Gram distance", "gram_dist", ".3f"),
+    ("pixel statistics distance", "pixel_dist", ".3f"),
+    ("source dependence (features)", "source_dependence", ".3f"),
+    ("source dependence (pixels)", "source_dependence_pixel", ".3f"),
+    ("background change", "background_change", ".3f"),
+    ("FID", "fid", ".3f"),
+    ("seconds per image", "sec_per_image", ".2e"),
+)
+
+
+def summary_text(payload: dict) -> str:
+    """The first row beside the two copies, one metric per line, each number once: the copies'
+    columns are the floors and ceilings the model's number sits between."""
+    rows = payload["rows"]
+    copies = [next(r for r in rows if r["name"] == name) for name in ("copy content (reference)", "copy style (reference)")]
+    model = next(r for r in rows if r not in copies)
+    cell = lambda r, key, spec: f"{100 * r[key]:.1f}%" if spec == "%" else format(r[key], spec)  # noqa: E731
+    width = max(len(label) for label, _, _ in SUMMARY)
+    lines = [f"{model['name']}" + (f" ({model['note']})" if model.get("note") else ""),
+             f"{'':{width}}  {'result':>10}  {'copy content':>12}  {'copy style':>10}"]  # fmt: skip
+    for label, key, spec in SUMMARY:
+        lines.append(f"{label:{width}}  {cell(model, key, spec):>10}  {cell(copies[0], key, spec):>12}  {cell(copies[1], key, spec):>10}")
+    p = payload["protocol"]
+    lines.append(
+        f"\n{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}), classifier sha256 {p['classifier_sha256'][:12]}; "
+        f"FID against {p['num_reference']} other {p['split']} images; source dependence on {p['source_dependence_grid']}.\n"
+        "Distances: 0 = the style image's statistics, 1 = the content's. Source dependence: 1 = results vary as their "
+        "sources, 0 = one result per reference. Background change: mean |change| where the content is black (0-2)."
+    )
+    return "\n".join(lines)
