@@ -42,6 +42,7 @@ from genstyle.errors import require
 from genstyle.metrics import source_dependence as sd
 from genstyle.metrics.background import background_change
 from genstyle.metrics.fidelity import fid
+from genstyle.style_ops import gram_matrix, pixel_statistics, relative_distance
 
 # (content, style, content_labels, style_labels) -> results, all (B, 1, 28, 28) in [-1, 1].
 Stylizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -63,21 +64,6 @@ def split_halves(n: int, seed: int = REFERENCE_SEED) -> tuple[torch.Tensor, torc
     return perm[: n // 2].sort().values, perm[n // 2 :].sort().values
 
 
-def pixel_statistics(x: torch.Tensor) -> torch.Tensor:
-    """`(B, C, H, W)` in [-1, 1] -> `(B, 4C)`: per channel mean, standard deviation and mean
-    absolute horizontal and vertical gradient (brightness, contrast, texture; no positions)."""
-    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(2, 3))
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(2, 3))
-    return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), dx, dy], dim=1)
-
-
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """`(B, C, H, W)` feature maps -> `(B, C, C)` Gram matrices F F^T / (H W): which feature
-    channels fire together, wherever they fire (Gatys et al. 2016)."""
-    flat = features.flatten(2)  # (B, C, HW)
-    return flat @ flat.transpose(1, 2) / flat.shape[-1]
-
-
 @torch.no_grad()
 def style_descriptors(images: torch.Tensor, classifier: FashionClassifier, batch_size: int = 500) -> dict[str, torch.Tensor]:
     """Pixel statistics and the flattened Gram matrices of the first `GRAM_STAGES` stages of
@@ -92,17 +78,10 @@ def style_descriptors(images: torch.Tensor, classifier: FashionClassifier, batch
     return {k: torch.cat(v).double() for k, v in parts.items()}
 
 
-def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> float:
-    """mean ||result - style|| / mean ||content - style|| over the rows: 0 when every result has
-    its style image's descriptor, 1 when it has (on average) the content image's distance."""
-    den = (content - style).norm(dim=1).mean()
-    return float((result - style).norm(dim=1).mean() / den.clamp_min(1e-12))
-
-
 def style_distances(result: dict[str, torch.Tensor], style: dict[str, torch.Tensor], content: dict[str, torch.Tensor]) -> dict[str, float]:
     """`pixel_dist`, `gram_dist` (mean over the Gram stages) and `style_dist` (mean of the pixel
     ratio and the per-stage Gram ratios) from descriptors of `style_descriptors`."""
-    ratios = {k: relative_distance(result[k], style[k], content[k]) for k in result}
+    ratios = {k: float(relative_distance(result[k], style[k], content[k])) for k in result}
     grams = [v for k, v in ratios.items() if k.startswith("gram")]
     return {
         "pixel_dist": ratios["pixel"],

@@ -43,30 +43,15 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
-from genstyle.models.munit import relative_distance, style_statistics
 from genstyle.models.recipe import AdversarialRecipe
 from genstyle.models.reference_pairs import ReferencePairs
-
-EPS = 1e-5
-
-
-def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample, per-channel mean and standard deviation `(B, C, 1, 1)` of feature maps."""
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    std = (x.var(dim=(2, 3), keepdim=True, unbiased=False) + EPS).sqrt()
-    return mean, std
-
-
-def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """Content feature maps with the style feature maps' per-channel mean and std."""
-    c_mean, c_std = channel_stats(content)
-    s_mean, s_std = channel_stats(style)
-    return (content - c_mean) / c_std * s_std + s_mean
-
-
-def gram(x: torch.Tensor) -> torch.Tensor:
-    flat = x.flatten(2)
-    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+from genstyle.style_ops import (
+    adain,
+    channel_stats,
+    gram_matrix,
+    pixel_statistics,
+    relative_distance,
+)
 
 
 class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
@@ -184,8 +169,8 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             "content": F.mse_loss(r2, t2) + F.mse_loss(r1, t1),
             "structure": F.mse_loss(r3, c3),
             "style": sum(style_terms),
-            "gram": F.mse_loss(gram(r1), gram(s1)) + F.mse_loss(gram(r2), gram(s2)),
-            "pixel": F.mse_loss(style_statistics(result), style_statistics(style)),
+            "gram": F.mse_loss(gram_matrix(r1), gram_matrix(s1)) + F.mse_loss(gram_matrix(r2), gram_matrix(s2)),
+            "pixel": F.mse_loss(pixel_statistics(result), pixel_statistics(style)),
         }
         return terms, result
 
@@ -254,7 +239,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
                 "val/loss": self.weighted(terms),
                 **{f"val/{k}": v for k, v in terms.items()},
                 # 0 = the style image's pixel statistics, 1 = the content image's own.
-                "val/style_stat_dist": relative_distance(style_statistics(result), style_statistics(style), style_statistics(x)),
+                "val/style_stat_dist": relative_distance(pixel_statistics(result), pixel_statistics(style), pixel_statistics(x)),
             },
             on_epoch=True, batch_size=len(x),
         )  # fmt: skip

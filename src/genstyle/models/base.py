@@ -18,6 +18,7 @@ from genstyle import host_sync
 from genstyle.errors import require
 from genstyle.models.components.losses import gradient_norm
 from genstyle.modes import evaluating
+from genstyle.style_ops import check_style_count
 
 __all__ = ["CHECKPOINT_FORMAT_VERSION", "CHECKPOINT_KEY", "GenerativeModule", "OptimizerFactory", "evaluating"]
 
@@ -145,7 +146,7 @@ class GenerativeModule(pl.LightningModule):
         """The one input check of every `stylize`: both image batches (`check_images`), a style batch
         of 1 or B images (returned expanded to B), and no labels this model does not use."""
         content, style = self.check_images(content, "content"), self.check_images(style, "style")
-        require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+        check_style_count(len(content), len(style))
         for key, value in (("content_labels", content_labels), ("style_labels", style_labels)):
             require(
                 value is None or key in self.stylize_labels,

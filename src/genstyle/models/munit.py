@@ -29,15 +29,7 @@ from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.recipe import AdversarialRecipe
 from genstyle.models.reference_pairs import ReferencePairs
-
-
-def style_statistics(x: torch.Tensor) -> torch.Tensor:
-    """Model-independent style statistics `(B, 4C)` of images in [-1, 1]: per channel the mean
-    and standard deviation of the intensities and the mean absolute horizontal and vertical
-    gradients (brightness, contrast and texture, with no information about where things are)."""
-    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(2, 3))
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(2, 3))
-    return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), dx, dy], dim=1)
+from genstyle.style_ops import pixel_statistics, relative_distance
 
 
 def normalised_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -46,14 +38,6 @@ def normalised_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     about 0 when `pred` recovers each image's own code, about 1 or more when it does not."""
     spread = (target - target.mean(dim=0, keepdim=True)).abs().mean()
     return (pred - target).abs().mean() / spread.clamp_min(1e-6)
-
-
-def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Mean |result - style| over mean |content - style| (L2 per row): 0 when the result has the
-    exemplar's statistics exactly, 1 when it kept the content image's own."""
-    num = (result - style).norm(dim=1).mean()
-    den = (content - style).norm(dim=1).mean().clamp_min(1e-8)
-    return num / den
 
 
 class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
@@ -219,7 +203,7 @@ class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
                 # Style fidelity, 0 = the exemplar's style, 1 = the content image's own style:
                 # in the model's style space, and in fixed intensity/gradient statistics.
                 "val/style_dist": relative_distance(self.style_encoder(result), self.style_encoder(style_img), style_code),
-                "val/style_stat_dist": relative_distance(style_statistics(result), style_statistics(style_img), style_statistics(x)),
+                "val/style_stat_dist": relative_distance(pixel_statistics(result), pixel_statistics(style_img), pixel_statistics(x)),
             },
             on_epoch=True, batch_size=len(x),
         )  # fmt: skip

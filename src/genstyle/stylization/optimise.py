@@ -19,7 +19,7 @@ import torch
 
 from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
-from genstyle.metrics.style_benchmark import gram_matrix
+from genstyle.style_ops import check_style_count, gram_matrix
 
 STEPS = 150
 LEARNING_RATE = 0.03
@@ -46,7 +46,7 @@ def optimise_style(
     in [-1, 1]: the content image optimised towards the style image's Gram statistics."""
     require(content.ndim == 4 and tuple(content.shape[1:]) == (1, 28, 28), f"content has shape {tuple(content.shape)}; the optimisation reference takes (B, 1, 28, 28) Fashion-MNIST-sized images.")
     require(style.ndim == 4 and tuple(style.shape[1:]) == (1, 28, 28), f"style has shape {tuple(style.shape)}; the optimisation reference takes (B, 1, 28, 28) Fashion-MNIST-sized images.")
-    require(len(style) in (1, len(content)), f"style has {len(style)} images for {len(content)} content images; give 1 or {len(content)}.")
+    check_style_count(len(content), len(style))
     require(steps >= 0 and style_weight >= 0 and content_weight >= 0 and lr > 0, "steps, style_weight and content_weight must be >= 0 and lr > 0.")
     was_training = classifier.training
     classifier.eval()

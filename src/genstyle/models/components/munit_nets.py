@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from genstyle.errors import require
+from genstyle.style_ops import modulate
 
 
 def check_divisible(image_size: int, n_down: int, who: str) -> None:
@@ -96,7 +97,6 @@ class MLPAdaIN(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.norm = nn.InstanceNorm2d(dim, affine=False)
         self.dim = dim
         self.gamma: torch.Tensor | None = None  # (B, dim), set before every forward
         self.beta: torch.Tensor | None = None
@@ -104,7 +104,7 @@ class MLPAdaIN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gamma is None or self.beta is None:
             raise RuntimeError("AdaIN parameters were not set; call the decoder, not its layers.")
-        return self.norm(x) * (1 + self.gamma[:, :, None, None]) + self.beta[:, :, None, None]
+        return modulate(x, self.gamma, self.beta)
 
 
 class MLPAdaINResBlock(nn.Module):

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genstyle.errors import require
+from genstyle.style_ops import modulate
 
 
 def default_width(image_size: int) -> int:
@@ -99,12 +100,11 @@ class AdaIN(nn.Module):
 
     def __init__(self, style_dim: int, channels: int) -> None:
         super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
         self.fc = nn.Linear(style_dim, 2 * channels)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.fc(s)[:, :, None, None].chunk(2, dim=1)
-        return (1 + gamma) * self.norm(x) + beta
+        return modulate(x, gamma, beta)
 
 
 class AdainResBlock(nn.Module):
