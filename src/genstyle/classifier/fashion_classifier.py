@@ -161,4 +161,7 @@ def load_classifier(path: str | Path | None = None) -> FashionClassifier:
             f"Retrain with `{TRAIN_COMMAND}`."
         ) from None
     model.requires_grad_(False)
+    # A model that uses this network in its losses declares this hash (loss_feature_networks), so
+    # metrics can refuse to score it in these features (genstyle.metrics.own_features).
+    model.weights_sha256 = weights_sha256(path)
     return model.eval()

@@ -1,7 +1,9 @@
 """Which network turns images into features: the shipped Fashion-MNIST classifier for 28x28
 grayscale data, torch-fidelity's Inception-V3 for RGB or larger images (or whenever the user
 gives Inception weights). Chosen and checked once, at start-up, so a missing weights file fails
-before any training.
+before any training. `fmnist-independent` is the second 28x28 network, which no model trains or
+optimises against (`genstyle.classifier.independent`): the default of the metrics that judge
+style and translation (`metrics.judge_extractor`).
 
 A backend maps images (uint8 `[0, 255]` or float `[-1, 1]`, `(N, C, H, W)`) to
 `{'features': (N, D), 'logits': (N, K)}` on the CPU. Its `name` and `weights_sha256` key caches
@@ -24,8 +26,10 @@ from genstyle.pixels import to_uint8
 log = logging.getLogger("genstyle.metrics")
 
 CLASSIFIER = "fmnist-classifier"
+INDEPENDENT = "fmnist-independent"
 INCEPTION = "inception-v3-compat"
-CHOICES = ("auto", CLASSIFIER, INCEPTION)
+CHOICES = ("auto", CLASSIFIER, INDEPENDENT, INCEPTION)
+FASHION_NETWORKS = (CLASSIFIER, INDEPENDENT)  # the 28x28 grayscale networks the project ships
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
 
@@ -54,11 +58,9 @@ class ClassifierBackend:
     def __init__(
         self, weights: str | Path | None = None, batch_size: int = 500, model: torch.nn.Module | None = None, device: str = "cpu"
     ) -> None:
-        from genstyle.classifier.fashion_classifier import load_classifier, weights_sha256
-
         # The file's sha256 for shipped/given weights; a hash of the tensors for an in-memory model.
-        self.weights_sha256 = weights_sha256(weights) if model is None else _module_sha256(model)
-        model = load_classifier(weights) if model is None else model
+        self.weights_sha256 = self._file_sha256(weights) if model is None else _module_sha256(model)
+        model = self._load(weights) if model is None else model
         # channels_last runs this small conv net ~1.7x faster on CPU (same weights, same maths).
         self.model = model.to(memory_format=torch.channels_last)
         self.feature_dim = int(self.model.feature_dim)
@@ -72,6 +74,37 @@ class ClassifierBackend:
         if self.device.type == "cpu":
             return extract_features(images, batch_size=self.batch_size, model=self.model)
         return extract_features(images.to(self.device), batch_size=self.batch_size, model=self.model, out_device=None)
+
+    @staticmethod
+    def _load(weights: str | Path | None) -> torch.nn.Module:
+        from genstyle.classifier.fashion_classifier import load_classifier
+
+        return load_classifier(weights)
+
+    @staticmethod
+    def _file_sha256(weights: str | Path | None) -> str:
+        from genstyle.classifier.fashion_classifier import weights_sha256
+
+        return weights_sha256(weights)
+
+
+class IndependentBackend(ClassifierBackend):
+    """The independent network (`genstyle.classifier.independent`, 128 features); `weights=None`
+    is the shipped file, refused unless its sha256 is the one the code expects."""
+
+    name = INDEPENDENT
+
+    @staticmethod
+    def _load(weights: str | Path | None) -> torch.nn.Module:
+        from genstyle.classifier.independent import load_independent
+
+        return load_independent(weights)
+
+    @staticmethod
+    def _file_sha256(weights: str | Path | None) -> str:
+        from genstyle.classifier.independent import weights_sha256
+
+        return weights_sha256(weights)
 
 
 def _module_sha256(model: torch.nn.Module) -> str:
@@ -183,13 +216,13 @@ def choose_backend(extractor: str, channels: int, image_size: int, inception_wei
     """Resolve `metrics.extractor` for data of `channels` x `image_size`; raise when impossible."""
     require(extractor in CHOICES, f"metrics.extractor={extractor!r} is not known; choose one of {', '.join(CHOICES)}.")
     fits_classifier = channels == 1 and image_size == 28
-    if extractor == CLASSIFIER:
+    if extractor in FASHION_NETWORKS:
         require(
             fits_classifier,
-            f"metrics.extractor={CLASSIFIER} works on 28x28 grayscale images; these are {channels}x{image_size}x{image_size}. "
+            f"metrics.extractor={extractor} works on 28x28 grayscale images; these are {channels}x{image_size}x{image_size}. "
             f"Use metrics.extractor={INCEPTION} (with metrics.inception_weights=...) or auto.",
         )
-        return BackendChoice(CLASSIFIER, "requested")
+        return BackendChoice(extractor, "requested")
     if extractor == INCEPTION:
         return BackendChoice(INCEPTION, "requested")
     if inception_weights:
@@ -210,4 +243,6 @@ def build_backend(
     choice = choose_backend(extractor, channels, image_size, inception_weights)
     if choice.name == CLASSIFIER:
         return ClassifierBackend(classifier_weights, device=device)
+    if choice.name == INDEPENDENT:
+        return IndependentBackend(None, device=device)  # the shipped file only: its hash is checked
     return InceptionBackend(inception_weights, device=device)

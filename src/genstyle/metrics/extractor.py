@@ -1,4 +1,6 @@
-"""The Fashion-MNIST classifier as a torch-fidelity feature extractor named `fmnist-classifier`.
+"""The Fashion-MNIST networks as torch-fidelity feature extractors: the shipped classifier as
+`fmnist-classifier`, the independent network (`genstyle.classifier.independent`, which no model
+trains against) as `fmnist-independent`.
 
     import genstyle.metrics  # registers it
     torch_fidelity.calculate_metrics(
@@ -16,7 +18,7 @@ How torch-fidelity 0.4.0 drives an extractor (read from its source):
   `features_list` (not of `get_provided_features_list()`).
 - ISC applies a softmax to its layer, so it needs raw logits (Inception's `logits_unbiased`);
   FID/KID/PRC take a `(N, D)` feature matrix (Inception's `2048`). Here: `logits` (10) and
-  `features` (256, the classifier's penultimate ReLU layer).
+  `features` (256, the classifier's penultimate ReLU layer; 128 for `fmnist-independent`).
 - Batches arrive as uint8 `(B, C, H, W)`: `C = 3` from image folders (torch-fidelity opens files
   with PIL and converts to RGB, even grayscale PNGs), or whatever a user `Dataset` returns
   (`C = 1` for `ImageTensorDataset` below). RGB is turned to luma with PIL's integer formula, so
@@ -33,12 +35,14 @@ import torch
 import torch_fidelity
 from torch.utils.data import Dataset
 
+from genstyle.classifier import independent
 from genstyle.classifier.fashion_classifier import IMAGE_SIZE, load_classifier, weights_sha256
 from genstyle.errors import GenstyleError
 from genstyle.metrics.features import check_model_range
 from genstyle.pixels import to_uint8
 
 EXTRACTOR_NAME = "fmnist-classifier"
+INDEPENDENT_NAME = "fmnist-independent"
 FEATURES = "features"  # (N, 256) penultimate activations: FID, KID, precision/recall
 LOGITS = "logits"  # (N, 10) class logits: Inception Score
 _DTYPES = {None: torch.float32, "float32": torch.float32, "float64": torch.float64}
@@ -67,11 +71,19 @@ class FashionFeatureExtractor(torch_fidelity.FeatureExtractorBase):
         if feature_extractor_internal_dtype not in _DTYPES:
             raise GenstyleError(
                 f"feature_extractor_internal_dtype={feature_extractor_internal_dtype!r} is not supported by "
-                f"{EXTRACTOR_NAME}; use 'float32' (default) or 'float64'."
+                f"{self.name}; use 'float32' (default) or 'float64'."
             )
         self.dtype = _DTYPES[feature_extractor_internal_dtype]
-        self.weights_sha256 = weights_sha256(feature_extractor_weights_path)
-        self.model = load_classifier(feature_extractor_weights_path).to(self.dtype)
+        self.weights_sha256 = self.file_sha256(feature_extractor_weights_path)
+        self.model = self.load(feature_extractor_weights_path).to(self.dtype)
+
+    @staticmethod
+    def load(path: str | None) -> torch.nn.Module:
+        return load_classifier(path)
+
+    @staticmethod
+    def file_sha256(path: str | None) -> str:
+        return weights_sha256(path)
 
     def get_name(self) -> str:
         # Only used to name cache files: tie them to the exact weights.
@@ -97,19 +109,32 @@ class FashionFeatureExtractor(torch_fidelity.FeatureExtractorBase):
         if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.ndim == 4 and x.shape[1] in (1, 3)):
             got = f"{x.dtype} {tuple(x.shape)}" if torch.is_tensor(x) else type(x).__name__
             raise GenstyleError(
-                f"{EXTRACTOR_NAME} expects uint8 image batches (B, 1 or 3, H, W), got {got}. torch-fidelity "
+                f"{self.name} expects uint8 image batches (B, 1 or 3, H, W), got {got}. torch-fidelity "
                 "inputs must yield uint8 tensors in [0, 255]; wrap [-1, 1] samples with "
                 "genstyle.metrics.ImageTensorDataset."
             )
         if tuple(x.shape[2:]) != (IMAGE_SIZE, IMAGE_SIZE):
             raise GenstyleError(
-                f"{EXTRACTOR_NAME} works on {IMAGE_SIZE}x{IMAGE_SIZE} images, got {x.shape[2]}x{x.shape[3]}. "
+                f"{self.name} works on {IMAGE_SIZE}x{IMAGE_SIZE} images, got {x.shape[2]}x{x.shape[3]}. "
                 f"Resize the samples first (for image folders: samples_resize_and_crop={IMAGE_SIZE})."
             )
         gray = uint8_to_gray(x).to(self.dtype).div(127.5).sub(1.0)  # the classifier's [-1, 1] range
         feats, logits = self.model.features_and_logits(gray)
         out = {FEATURES: feats.to(torch.float32), LOGITS: logits.to(torch.float32)}
         return tuple(out[name] for name in self.features_list)
+
+
+class IndependentFeatureExtractor(FashionFeatureExtractor):
+    """`fmnist-independent`: the same adapter around `IndependentClassifier` (128 features, 10
+    logits); the shipped file is refused unless its sha256 is the expected one."""
+
+    @staticmethod
+    def load(path: str | None) -> torch.nn.Module:
+        return independent.load_independent(path)
+
+    @staticmethod
+    def file_sha256(path: str | None) -> str:
+        return independent.weights_sha256(path)
 
 
 class ImageTensorDataset(Dataset):
@@ -135,12 +160,13 @@ class ImageTensorDataset(Dataset):
 
 
 def register() -> None:
-    """Register `fmnist-classifier` with torch-fidelity (idempotent)."""
+    """Register `fmnist-classifier` and `fmnist-independent` with torch-fidelity (idempotent)."""
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-    if FEATURE_EXTRACTORS_REGISTRY.get(EXTRACTOR_NAME) is not FashionFeatureExtractor:
-        FEATURE_EXTRACTORS_REGISTRY.pop(EXTRACTOR_NAME, None)  # a stale class from a module reload
-        torch_fidelity.register_feature_extractor(EXTRACTOR_NAME, FashionFeatureExtractor)
+    for name, cls in ((EXTRACTOR_NAME, FashionFeatureExtractor), (INDEPENDENT_NAME, IndependentFeatureExtractor)):
+        if FEATURE_EXTRACTORS_REGISTRY.get(name) is not cls:
+            FEATURE_EXTRACTORS_REGISTRY.pop(name, None)  # a stale class from a module reload
+            torch_fidelity.register_feature_extractor(name, cls)
 
 
 register()

@@ -25,6 +25,19 @@ def default_classifier() -> FashionClassifier:
     return load_classifier()
 
 
+@lru_cache(maxsize=2)
+def default_network(name: str) -> torch.nn.Module:
+    """A shipped 28x28 network by its backend name, loaded once per process (eval mode, no
+    gradients, `weights_sha256` attached): `fmnist-classifier` (the metrics' classifier, also the
+    loss network of adain and the optimisation) or `fmnist-independent` (which nothing trains against)."""
+    from genstyle.classifier.independent import load_independent
+
+    loaders = {"fmnist-classifier": default_classifier, "fmnist-independent": load_independent}
+    if name not in loaders:
+        raise GenstyleError(f"{name!r} is not a 28x28 Fashion-MNIST network; use one of {', '.join(loaders)}.")
+    return loaders[name]()
+
+
 def check_model_range(images: torch.Tensor) -> None:
     """Raise unless float `images` are finite and within `[-1, 1]` (up to float noise)."""
     if not images.is_floating_point():

@@ -19,6 +19,10 @@ class MetricSettings:
     extractor: str = "auto"  # auto | fmnist-classifier | inception-v3-compat
     inception_weights: str | None = None
     classifier_weights: str | None = None
+    # The network of the metrics that judge style and translation (the style benchmark, the
+    # multi-domain evaluation) and of the linear two-sample judge: one no model trains against.
+    judge_extractor: str = "fmnist-independent"  # fmnist-independent | fmnist-classifier
+    allow_own_features: bool = False  # score a model in a network its losses use anyway (flagged)
     device: str | None = None  # where the extractor runs; None = the model's device
     cache_dir: str | None = None  # reference statistics cache; None = no cache
     num_real: int | None = None  # reference images used (a seeded subset); None = the whole split

@@ -132,6 +132,13 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         self.encoder.eval()  # batch norm of the frozen encoder keeps its running statistics
         return self
 
+    @property
+    def loss_feature_networks(self) -> tuple[str, ...]:
+        # Every loss term is computed in the encoder's features: scoring the model there grades it
+        # on its own loss. The loaders attach the weights file's hash (none for an in-memory network).
+        sha = getattr(self.encoder, "weights_sha256", None)
+        return (sha,) if sha else ()
+
     # --- the model ---------------------------------------------------------------------------
 
     def features(self, x: torch.Tensor, n_stages: int = 2) -> list[torch.Tensor]:

@@ -78,4 +78,14 @@ def optimisation_stylizer(classifier: FashionClassifier, steps: int = STEPS, sty
     def stylize(content: torch.Tensor, style: torch.Tensor, content_labels=None, style_labels=None) -> torch.Tensor:
         return optimise_style(content, style, classifier, steps=steps, style_weight=style_weight, lr=lr)
 
+    # Its loss is computed in `classifier`: scoring it in those features is refused or flagged
+    # (genstyle.metrics.own_features), as for a model's `loss_feature_networks`.
+    stylize.loss_feature_networks = loss_networks(classifier)
     return stylize
+
+
+def loss_networks(classifier: torch.nn.Module) -> tuple[str, ...]:
+    """The weights hash of the loss network (the loaders attach `weights_sha256`); none for a
+    network built in memory, which no metric loads."""
+    sha = getattr(classifier, "weights_sha256", None)
+    return (sha,) if sha else ()
