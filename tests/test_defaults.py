@@ -38,7 +38,7 @@ def test_exemplar_model_defaults_are_the_working_settings():
     cfg = composed("model=adain")  # the AdaIN model: the settings of its 10-minute CPU run
     assert cfg.data.batch_size == 32 and (cfg.model.style_weight, cfg.model.gram_weight) == (10.0, 50.0)
     assert cfg.model.optimizer.lr == 2.0e-3
-    assert (cfg.model.ema.decay, cfg.model.ema.start_step, cfg.model.adversarial_weight) == (0.999, 1000, 0.0)
+    assert (cfg.model.recipe.ema.decay, cfg.model.recipe.ema.start_step, cfg.model.adversarial_weight) == (0.999, 1000, 0.0)
     munit = composed("model=munit")  # the MUNIT-style design: below style weight 5 it ignores the style code
     assert munit.data.batch_size == 32 and munit.model.style_weight == 5.0
     assert (munit.model.g_optimizer.lr, munit.model.d_optimizer.lr) == (1.0e-3, 5.0e-4)

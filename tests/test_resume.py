@@ -101,7 +101,7 @@ class CrashAtStep(pl.Callback):
 
 # The recipe options add state (the EMA generator and its counters, R1's step counter) and random
 # draws (DiffAugment) that a resumed run must restore too.
-RECIPE = ("model.ema.decay=0.9", "model.ema.start_step=3", "model.augment=[color,translation,cutout]", "model.r1.gamma=1.0", "model.r1.every=3")
+RECIPE = ("model.recipe.ema.decay=0.9", "model.recipe.ema.start_step=3", "model.recipe.augment=[color,translation,cutout]", "model.recipe.r1.gamma=1.0", "model.recipe.r1.every=3")
 
 
 @pytest.mark.parametrize(("checkpoints", "recipe"), [("mid_epoch", ()), ("epoch_end", ()), ("mid_epoch", RECIPE)], ids=["mid_epoch", "epoch_end", "mid_epoch_ema_augment_r1"])

@@ -66,7 +66,7 @@ FAMILIES = {
     "adain_adversarial": Family(
         "adain", 16,
         ("model.decoder.width=8", "model.reference_size=8", "model.adversarial_weight=0.5", "model.discriminator.base_channels=8",
-         "model.ema.decay=0.9", "model.ema.start_step=2", "model.r1.gamma=1", "model.r1.every=2", "model.decoder.residual=true"),
+         "model.recipe.ema.decay=0.9", "model.recipe.ema.start_step=2", "model.recipe.r1.gamma=1", "model.recipe.r1.every=2", "model.decoder.residual=true"),
     ),  # fmt: skip
     "munit": Family(
         "munit", 16,

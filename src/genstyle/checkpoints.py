@@ -87,6 +87,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     stored = checkpoint[CHECKPOINT_KEY]
     old_model = stored["config"].get("model", {}).get("_target_")
     stored["config"] = current_targets(stored["config"])
+    if isinstance(stored["config"].get("model"), dict):  # written before the recipe was one node
+        stored["config"]["model"] = renames.recipe_moved(stored["config"]["model"])
     config = OmegaConf.create(stored["config"])
     model = hydra.utils.instantiate(config.model)
     if old_model in renames.TARGETS or stored.get("family", model.family) != model.family:

@@ -31,3 +31,27 @@ TARGETS = {
 def renamed_target(target: str) -> str:
     """The class path a stored `_target_` names now (itself when it did not change)."""
     return TARGETS.get(target, target)
+
+
+# The recipe options were four keys of the model node (and stargan_v2's `ema_decay`); they are one
+# node now, `model.recipe` (models/recipe.py). Old key under `model` -> its key under `model.recipe`.
+RECIPE_KEYS = {"ema": "ema", "augment": "augment", "r1": "r1", "spectral_norm": "spectral_norm", "ema_decay": "ema.decay"}
+RECIPE_TARGET = "genstyle.models.recipe.Recipe"
+
+
+def recipe_moved(model: dict) -> dict:
+    """A stored `model` config written before the recipe was one node, with its recipe keys moved
+    into `model.recipe` (stargan_v2's `ema_decay: d` becomes `recipe.ema: {decay: d}`); any other
+    config unchanged."""
+    old = [key for key in RECIPE_KEYS if key in model]
+    if not old or "recipe" in model:
+        return model
+    moved = {key: value for key, value in model.items() if key not in RECIPE_KEYS}
+    recipe: dict = {"_target_": RECIPE_TARGET}
+    for key in old:
+        if key == "ema_decay":
+            recipe["ema"] = {"decay": model[key], "start_step": 0}
+        else:
+            recipe[key] = model[key]
+    moved["recipe"] = recipe
+    return moved

@@ -18,7 +18,7 @@ def ema_checkpoint(tmp_path_factory, fmnist_root) -> Path:
 
     run = tmp_path_factory.mktemp("dcgan_ema_run")
     cfg = compose_train([f"data.root={fmnist_root}", "model=dcgan", "callbacks.evaluation=null", "model.monitor=null",
-                         "model.ema.decay=0.5", "model.augment=[translation,cutout]"], run / "run")
+                         "model.recipe.ema.decay=0.5", "model.recipe.augment=[translation,cutout]"], run / "run")
     train(cfg)
     return run / "run" / "checkpoints" / "last.ckpt"
 

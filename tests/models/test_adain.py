@@ -87,7 +87,7 @@ def test_rgb_data_is_refused_with_the_alternative(make_cfg):
 
 def test_the_residual_decoder_starts_as_the_content_image(make_cfg):
     torch.manual_seed(0)
-    model = hydra.utils.instantiate(make_cfg(*OFF, "model.decoder.residual=true", "model.ema.decay=null").model)
+    model = hydra.utils.instantiate(make_cfg(*OFF, "model.decoder.residual=true", "model.recipe.ema.decay=null").model)
     content, style = torch.rand(4, 1, 28, 28) * 2 - 1, torch.rand(4, 1, 28, 28) * 2 - 1
     # the last layer starts at zero: the result is the content image (to the 0.999 clamp of atanh)
     assert torch.allclose(model.stylize(content, style), content.clamp(-0.999, 0.999), atol=1e-5)
@@ -100,7 +100,7 @@ ADVERSARIAL = (*SMALL, "model.adversarial_weight=0.5")
 
 
 def test_the_adversarial_term_trains_a_discriminator_and_the_decoder(make_cfg, one_thread):
-    cfg = make_cfg(*ADVERSARIAL, "model.ema.decay=0.9", "model.ema.start_step=0")
+    cfg = make_cfg(*ADVERSARIAL, "model.recipe.ema.decay=0.9", "model.recipe.ema.start_step=0")
     metrics = train(cfg)
     for key in ("train/adversarial", "train/d_loss", "train/d_real_acc", "stability/grad_norm_d", "train/gram", "val/style_stat_dist"):
         value = metrics.get(key, metrics.get(f"{key}_epoch"))

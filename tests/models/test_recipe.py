@@ -134,7 +134,7 @@ def build(make_cfg, name: str = "dcgan", *overrides: str, seed: int = 0):
 
 
 def test_ema_differs_from_the_trained_generator_and_is_what_sample_uses(make_cfg, one_thread) -> None:
-    model = fit(build(make_cfg, "dcgan", "model.ema.decay=0.5"), steps=4)
+    model = fit(build(make_cfg, "dcgan", "model.recipe.ema.decay=0.5"), steps=4)
     raw, ema = model.generator.state_dict(), model.ema["generator"].network.state_dict()
     assert any(not torch.equal(raw[k], ema[k]) for k in raw)
     assert int(model.ema["generator"].averaged.n_averaged) == 4
@@ -153,7 +153,7 @@ def test_ema_differs_from_the_trained_generator_and_is_what_sample_uses(make_cfg
 
 
 def test_ema_start_step_restarts_the_average_from_the_weights(make_cfg, one_thread) -> None:
-    model = fit(build(make_cfg, "dcgan", "model.ema.decay=0.99", "model.ema.start_step=3"), steps=3)
+    model = fit(build(make_cfg, "dcgan", "model.recipe.ema.decay=0.99", "model.recipe.ema.start_step=3"), steps=3)
     # Until start_step the average is the latest weights (batch-norm statistics included).
     raw, ema = model.generator.state_dict(), model.ema["generator"].network.state_dict()
     assert all(torch.equal(raw[k], ema[k]) for k in raw if not k.endswith("num_batches_tracked"))
@@ -161,10 +161,10 @@ def test_ema_start_step_restarts_the_average_from_the_weights(make_cfg, one_thre
 
 
 def test_ema_state_saves_and_restores_exactly(make_cfg, one_thread) -> None:
-    model = fit(build(make_cfg, "dcgan", "model.ema.decay=0.9", "model.augment=[translation,cutout]"), steps=3)
+    model = fit(build(make_cfg, "dcgan", "model.recipe.ema.decay=0.9", "model.recipe.augment=[translation,cutout]"), steps=3)
     state = model.state_dict()
     assert "ema.generator.averaged.n_averaged" in state and "ema_updates" in state
-    restored = build(make_cfg, "dcgan", "model.ema.decay=0.9", "model.augment=[translation,cutout]", seed=99)
+    restored = build(make_cfg, "dcgan", "model.recipe.ema.decay=0.9", "model.recipe.augment=[translation,cutout]", seed=99)
     restored.load_state_dict(state)
     assert all(torch.equal(state[k], v) for k, v in restored.state_dict().items())
     g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
@@ -181,7 +181,7 @@ def test_ema_state_saves_and_restores_exactly(make_cfg, one_thread) -> None:
     ],
 )
 def test_discriminator_sees_augmented_real_and_fake_in_every_family(make_cfg, one_thread, name, overrides) -> None:
-    model = build(make_cfg, name, "model.augment=[translation,cutout]", "model.ema.decay=0.9", *overrides)
+    model = build(make_cfg, name, "model.recipe.augment=[translation,cutout]", "model.recipe.ema.decay=0.9", *overrides)
     seen: list[tuple[int, bool]] = []
     augment = model.augment
 
@@ -210,7 +210,7 @@ def test_discriminator_sees_augmented_real_and_fake_in_every_family(make_cfg, on
 
 def test_cyclegan_discriminators_see_augmented_images(make_cfg, one_thread) -> None:
     model = build(make_cfg, "cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot",
-                  "model.augment=[cutout]", "model.ema.decay=0.9", "model.r1.gamma=1.0", "model.r1.every=1")
+                  "model.recipe.augment=[cutout]", "model.recipe.ema.decay=0.9", "model.recipe.r1.gamma=1.0", "model.recipe.r1.every=1")
     calls = []
     original = model.augment.forward
     model.augment.forward = lambda x, generator=None: (calls.append(len(x)), original(x, generator))[1]
@@ -232,21 +232,21 @@ def d_weights_after_one_step(make_cfg, *overrides: str) -> dict[str, torch.Tenso
 
 def test_r1_changes_the_discriminator_update_and_is_lazy(make_cfg, one_thread) -> None:
     plain = d_weights_after_one_step(make_cfg)
-    with_r1 = d_weights_after_one_step(make_cfg, "model.r1.gamma=10.0", "model.r1.every=1")
+    with_r1 = d_weights_after_one_step(make_cfg, "model.recipe.r1.gamma=10.0", "model.recipe.r1.every=1")
     assert any(not torch.equal(plain[k], with_r1[k]) for k in plain)
     # Lazy: with every=4 the penalty is added on D steps 0, 4, ... only.
-    model = build(make_cfg, "dcgan", "model.r1.gamma=10.0", "model.r1.every=4")
+    model = build(make_cfg, "dcgan", "model.recipe.r1.gamma=10.0", "model.recipe.r1.every=4")
     due = [model.r1_due() for _ in range(9)]
     assert due == [True, False, False, False, True, False, False, False, True]
     assert "d_steps" in model.state_dict()  # the schedule survives a resume
 
 
 def test_spectral_norm_option_changes_the_discriminator_update(make_cfg, one_thread) -> None:
-    model = build(make_cfg, "dcgan", "model.spectral_norm=true")
+    model = build(make_cfg, "dcgan", "model.recipe.spectral_norm=true")
     assert is_spectral_normalised(model.discriminator.head)
     assert not any(is_spectral_normalised(m) for m in model.generator.modules())
     plain = fit(build(make_cfg, "dcgan", "model.discriminator.dropout=0.0"), steps=1)
-    normed = fit(build(make_cfg, "dcgan", "model.discriminator.dropout=0.0", "model.spectral_norm=true"), steps=1)
+    normed = fit(build(make_cfg, "dcgan", "model.discriminator.dropout=0.0", "model.recipe.spectral_norm=true"), steps=1)
     x = images()
     plain.eval(), normed.eval()
     assert not torch.allclose(plain.discriminate(x), normed.discriminate(x))
@@ -254,9 +254,9 @@ def test_spectral_norm_option_changes_the_discriminator_update(make_cfg, one_thr
 
 def test_bad_recipe_options_name_the_key(make_cfg) -> None:
     for override, message in [
-        ("model.ema.decay=1.5", "model.ema.decay=1.5"),
-        ("model.r1.every=0", "model.r1.every=0"),
-        ("model.augment=[flip]", "'flip' is not a DiffAugment op"),
+        ("model.recipe.ema.decay=1.5", "model.recipe.ema.decay=1.5"),
+        ("model.recipe.r1.every=0", "model.recipe.r1.every=0"),
+        ("model.recipe.augment=[flip]", "'flip' is not a DiffAugment op"),
     ]:
         with pytest.raises(Exception) as info:
             build(make_cfg, "dcgan", override)

@@ -26,6 +26,7 @@ from genstyle.data.sources import FASHION_MNIST_CLASSES, load_fashion_mnist
 from genstyle.errors import GenstyleError, user_error_in
 from genstyle.images import save_png
 from genstyle.metrics.backends import ClassifierBackend
+from genstyle.models.components.spectral_norm import is_spectral_normalised
 from genstyle.pixels import to_model_range
 from tests.cli.fake_stylers import FakeConditionalStylizer, write_checkpoint
 from tests.conftest import ROOT, compose_train
@@ -98,7 +99,7 @@ def test_training_uses_the_channels_last_layout_with_the_same_maths(trained, tmp
     model.configure_model()  # what Lightning calls before training: the layout of model.channels_last=true
     # A convolution with more than one input channel (with one, both layouts are the same strides).
     assert model.generator.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
-    assert model.generator_ema.network.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.ema["generator"].network.encoder[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert model.discriminator.trunk.body[1].conv1.weight.is_contiguous(memory_format=torch.channels_last)
     after = (model.generator(x, s), model.discriminator(x, y), model.style_encoder(x, y))
     for a, b in zip(before, after, strict=True):
@@ -184,7 +185,7 @@ def test_inference_uses_the_moving_average(trained, test_images):
     x = to_model_range(test_images[0][:3])
     z = torch.randn(3, model.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        ema_out = model.generator_ema.network(x, model.mapping_network_ema.network(z, torch.full((3,), 5))).clamp(-1, 1)
+        ema_out = model.ema["generator"].network(x, model.ema["mapping_network"].network(z, torch.full((3,), 5))).clamp(-1, 1)
         raw_out = model.generator(x, model.mapping_network(z, torch.full((3,), 5))).clamp(-1, 1)
     out = model.translate(x, 5, z=z)
     assert torch.allclose(out, ema_out) and not torch.allclose(out, raw_out)
@@ -209,6 +210,46 @@ def test_checkpoint_round_trip_gives_identical_outputs(trained, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert int(reloaded.iteration) == int(model.iteration)  # the diversity-weight schedule resumes where it was
     assert torch.equal(reloaded.sample_source, model.sample_source)
+
+
+def test_checkpoints_written_before_the_recipe_held_the_averages_load_unchanged(trained, tmp_path):
+    """The layout before the moving averages were the recipe's: `generator_ema.*` (now
+    `ema.generator.*`), no `ema_updates`, and `model.ema_decay` in the stored config (no `model.recipe`)."""
+    model, run, _ = trained
+    assert int(model.ema_updates) == int(model.iteration) == 2  # one update of the averages per iteration
+    _, checkpoint = load_model(run / "checkpoints" / "last.ckpt")
+    old_state = {}
+    for key, value in checkpoint["state_dict"].items():
+        for name in ("generator", "mapping_network", "style_encoder"):
+            key = key.replace(f"ema.{name}.", f"{name}_ema.") if key.startswith(f"ema.{name}.") else key
+        if key != "ema_updates":
+            old_state[key] = value
+    assert any(key.startswith("mapping_network_ema.averaged.module.") for key in old_state)
+    stored = checkpoint["genstyle"]["config"]["model"]
+    stored["ema_decay"] = stored.pop("recipe")["ema"]["decay"]
+    checkpoint["state_dict"] = old_state
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    old, _ = load_model(tmp_path / "old.ckpt")
+    assert old.recipe == model.recipe and old.has_ema and int(old.ema_updates) == 2
+    now = model.state_dict()
+    assert set(old.state_dict()) == set(now) and all(torch.equal(value, now[key]) for key, value in old.state_dict().items())
+    x, z = torch.rand(3, 1, 28, 28) * 2 - 1, torch.randn(3, model.latent_dim)
+    assert torch.equal(old.translate(x, 4, z=z), model.translate(x, 4, z=z))
+
+
+def test_the_recipe_node_holds_the_moving_averages_and_spectral_norm(tmp_path):
+    default = hydra.utils.instantiate(compose_train([*TINY, *NO_EVAL], tmp_path).model)
+    assert default.has_ema and default.ema_decay == 0.999 and not default.spectral_norm
+    assert default.inference_networks() == tuple(default.ema[n].network for n in ("generator", "mapping_network", "style_encoder"))
+    cfg = compose_train([*TINY, *NO_EVAL, "model.recipe.ema.decay=null", "model.recipe.spectral_norm=true"], tmp_path)
+    plain = hydra.utils.instantiate(cfg.model)
+    assert not plain.has_ema and not any(key.startswith("ema") for key in plain.state_dict())
+    assert plain.inference_networks() == (plain.generator, plain.mapping_network, plain.style_encoder)
+    assert any(is_spectral_normalised(m) for m in plain.discriminator.modules())
+    for override, key in (("model.recipe.augment=[cutout]", "model.recipe.augment=null"), ("model.recipe.r1={gamma: 1.0, every: 1}", "model.recipe.r1=null")):
+        with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra wraps the user error; checked below
+            hydra.utils.instantiate(compose_train([*TINY, *NO_EVAL, override], tmp_path).model)
+        assert key in str(user_error_in(info.value)) and "model.r1_gamma" in str(user_error_in(info.value))
 
 
 def test_bad_model_inputs_are_clear_errors(trained):

@@ -15,12 +15,10 @@ PRIORS = ("standard", "gmm")
 def apply_inference_options(model, use_ema: bool | None = None, prior: str | None = None) -> dict:
     """Set the switches on `model` and return what was used (for the protocol in reports)."""
     used: dict = {}
-    has_ema = getattr(model, "has_ema", None)
-    if has_ema is None:  # families with their own EMA switch (stargan_v2 always keeps one)
-        has_ema = isinstance(getattr(model, "use_ema", None), bool)
+    has_ema = bool(getattr(model, "has_ema", False))  # the recipe's generator EMA (models/recipe.py)
     require(use_ema in (None, True, False), f"use_ema={use_ema!r} must be true, false or null (the EMA weights when the run kept them).")
     if use_ema is True:
-        require(has_ema, "use_ema=true but this checkpoint's run kept no generator EMA (model.ema.decay was null); drop use_ema or retrain with model.ema.decay=0.999.")
+        require(has_ema, "use_ema=true but this checkpoint's run kept no generator EMA (model.recipe.ema.decay was null); drop use_ema or retrain with model.recipe.ema.decay=0.999.")
     if has_ema:
         model.use_ema = use_ema is not False
         used["use_ema"] = model.use_ema

@@ -8,6 +8,8 @@ the wrong fix) and before anything is imported.
   a node without `_target_`) is an error, with the close spellings. Keys added under a node with a
   `_target_` (`+model.lrr=...`) are checked against that class's signature by `config_check`.
 - `model=style_swap` (an old name, genstyle/renames.py) -> a one-line notice naming `model=adain`; it still runs
+- `model.ema.decay=0.999`, `model.augment=[...]` (the recipe keys before they were one node,
+  genstyle/renames.py) -> `did you mean model.recipe.ema.decay?`; nothing runs
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def typo_problems(cfg: DictConfig, overrides: list, config_dir: str) -> list[str
         key = override.key_or_group
         if key.startswith("hydra.") or key.startswith("hydra/") or override.is_delete():
             continue
+        moved = moved_recipe_key(cfg, key, added=override.is_add() or override.is_force_add())
+        if moved is not None:
+            problems.append(f"{key}: no such key; the recipe options are one node now, did you mean {moved}?")
+            continue
         parent_path, _, name = key.rpartition(".")
         parent = OmegaConf.select(cfg, parent_path, default=_MISSING) if parent_path else cfg
         if not isinstance(parent, DictConfig):
@@ -72,6 +78,18 @@ def typo_problems(cfg: DictConfig, overrides: list, config_dir: str) -> list[str
             problems.append(f"+{key}: {'the top level' if not parent_path else parent_path} has no key {name!r} and takes no "
                             f"new ones{hint or _listing(parent_path, parent, exclude=name)}")
     return problems
+
+
+def moved_recipe_key(cfg: DictConfig, key: str, added: bool = False) -> str | None:
+    """`model.ema.decay` -> `model.recipe.ema.decay` (and `model.augment`, `model.r1...`,
+    `model.spectral_norm`, stargan_v2's `model.ema_decay`; renames.RECIPE_KEYS) when the model has
+    a recipe node and no such key of its own (`added`: the key is in `cfg` only because the command
+    line adds it with `+`); None otherwise."""
+    parts = key.split(".")
+    model = cfg.get("model") if len(parts) >= 2 and parts[0] == "model" else None
+    if not isinstance(model, DictConfig) or parts[1] not in renames.RECIPE_KEYS or "recipe" not in model or (parts[1] in model and not added):
+        return None
+    return ".".join(["model", "recipe", renames.RECIPE_KEYS[parts[1]], *parts[2:]])
 
 
 def _listing(path: str, node: DictConfig, exclude: str | None = None) -> str:

@@ -26,7 +26,7 @@ from genstyle.models.base import (
 )
 from genstyle.models.components.image_pool import ImagePool
 from genstyle.models.components.losses import GAN_LOSS_MODES, AdversarialLoss
-from genstyle.models.recipe import AdversarialRecipe
+from genstyle.models.recipe import AdversarialRecipe, Recipe
 
 LOSS_ALIASES = {"vanilla": "non_saturating"}  # the CycleGAN code's name for the BCE loss
 RESUME_KEY = "cyclegan_resume"  # checkpoint section: image pools and the cached domain-A images
@@ -72,10 +72,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         sample_pool_size: int = 64,
         monitor: str | None = None,
         monitor_mode: str = "min",
-        ema=None,
-        augment=None,
-        r1=None,
-        spectral_norm: bool = False,
+        recipe: Recipe | None = None,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
@@ -93,7 +90,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
         self.gen_a2b, self.gen_b2a = generator(), generator()  # G: A -> B, F: B -> A
         self.disc_a, self.disc_b = discriminator(), discriminator()
         # Recipe options (models/recipe.py): both generators averaged, both discriminators' inputs augmented.
-        self.init_recipe({"gen_a2b": self.gen_a2b, "gen_b2a": self.gen_b2a}, [self.disc_a, self.disc_b], ema, augment, r1, spectral_norm)
+        self.init_recipe({"gen_a2b": self.gen_a2b, "gen_b2a": self.gen_b2a}, [self.disc_a, self.disc_b], recipe)
         self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
         self.adversarial = AdversarialLoss(loss)
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity

@@ -9,14 +9,14 @@ from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.class_conditioning import LabelConditioning
 from genstyle.models.components.losses import AdversarialLoss
-from genstyle.models.recipe import AdversarialRecipe
+from genstyle.models.recipe import AdversarialRecipe, Recipe
 
 
 class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
     """Alternating updates with manual optimisation: D on real and *detached* fake images, then
     G through a fresh pass of D. `n_critic` D steps per G step. With `num_classes` both networks
-    are class-conditional (model=cgan) and every batch must carry labels. `ema`, `augment`, `r1`
-    and `spectral_norm` are the shared recipe options (models/recipe.py)."""
+    are class-conditional (model=cgan) and every batch must carry labels. `recipe` holds the shared recipe
+    options (`model.recipe`: EMA, DiffAugment, lazy R1, spectral norm; models/recipe.py)."""
 
     family = "dcgan"
     compiled_networks = ("generator", "discriminator")
@@ -35,10 +35,7 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         num_classes: int | None = None,
         monitor: str | None = None,
         monitor_mode: str = "min",
-        ema=None,
-        augment=None,
-        r1=None,
-        spectral_norm: bool = False,
+        recipe: Recipe | None = None,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, num_classes, monitor, monitor_mode, compile=compile)
@@ -51,7 +48,7 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
         self.n_critic = n_critic
         self.latent_dim = latent_dim
         self.init_conditioning()
-        self.init_recipe({"generator": generator}, [discriminator], ema, augment, r1, spectral_norm)
+        self.init_recipe({"generator": generator}, [discriminator], recipe)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels)

@@ -1,22 +1,26 @@
 """The training recipe options every adversarial family shares: generator EMA, DiffAugment on
 the discriminator's inputs, lazy R1 on real images and spectral normalisation of the
-discriminators. A family mixes `AdversarialRecipe` in, calls `init_recipe` in `__init__`, and in
-its training step passes every image D sees through `augment` and adds `r1_loss` to D's loss
-(inside the `compute_loss` it hands to `GenerativeModule.adversarial_step`); the EMA follows each
-G step through the `after_adversarial_step` hook; inference (`sample`, `translate`,
+discriminators. They are one config node, `model.recipe` (`Recipe`; presets in conf/recipe/),
+handed to the family's constructor as `recipe=`. A family mixes `AdversarialRecipe` in, calls
+`init_recipe` in `__init__`, and in its training step passes every image D sees through
+`augment` and adds `r1_loss` to D's loss (inside the `compute_loss` it hands to
+`GenerativeModule.adversarial_step`); the EMA follows each G step through the
+`after_adversarial_step` hook (or an explicit `update_ema()`); inference (`sample`, `translate`,
 `stylize`) uses `inference_network(name)`. With every option off (the configs' `null`/`false`/0)
 a family trains exactly as without the mixin: no extra random draws, no extra state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from genstyle.errors import require
-from genstyle.models.components.augment import DiffAugment
+from genstyle.models.components.augment import DiffAugment, parse_policy
 from genstyle.models.components.ema import ExponentialMovingAverage
 from genstyle.models.components.losses import r1_penalty
 from genstyle.models.components.spectral_norm import apply_spectral_norm
@@ -29,15 +33,15 @@ def parse_ema(ema) -> tuple[float | None, int]:
     if isinstance(ema, (int, float)):
         decay, start_step = ema, 0
     else:
-        require(isinstance(ema, Mapping), f"model.ema={ema!r} must be null, a decay, or {{decay: ..., start_step: ...}}.")
+        require(isinstance(ema, Mapping), f"model.recipe.ema={ema!r} must be null, a decay, or {{decay: ..., start_step: ...}}.")
         unknown = set(ema) - {"decay", "start_step"}
-        require(not unknown, f"model.ema has unknown key(s) {', '.join(sorted(unknown))}; it takes decay and start_step.")
+        require(not unknown, f"model.recipe.ema has unknown key(s) {', '.join(sorted(unknown))}; it takes decay and start_step.")
         decay = ema.get("decay")
         start_step = 0 if ema.get("start_step") is None else ema.get("start_step")
-    require(isinstance(start_step, int) and start_step >= 0, f"model.ema.start_step={start_step} must be an integer >= 0.")
+    require(isinstance(start_step, int) and start_step >= 0, f"model.recipe.ema.start_step={start_step} must be an integer >= 0.")
     if not decay:
         return None, 0
-    require(0.0 < decay < 1.0, f"model.ema.decay={decay} must be in (0, 1) (e.g. 0.999), or null/0 for no EMA.")
+    require(0.0 < decay < 1.0, f"model.recipe.ema.decay={decay} must be in (0, 1) (e.g. 0.999), or null/0 for no EMA.")
     return float(decay), start_step
 
 
@@ -45,14 +49,49 @@ def parse_r1(r1) -> tuple[float, int]:
     """`null` / `{gamma: 0}` -> off; `{gamma: g, every: k}` -> (g, k)."""
     if r1 is None:
         return 0.0, 1
-    require(isinstance(r1, Mapping), f"model.r1={r1!r} must be null or {{gamma: ..., every: ...}}.")
+    require(isinstance(r1, Mapping), f"model.recipe.r1={r1!r} must be null or {{gamma: ..., every: ...}}.")
     unknown = set(r1) - {"gamma", "every"}
-    require(not unknown, f"model.r1 has unknown key(s) {', '.join(sorted(unknown))}; it takes gamma and every.")
+    require(not unknown, f"model.recipe.r1 has unknown key(s) {', '.join(sorted(unknown))}; it takes gamma and every.")
     gamma = 0.0 if r1.get("gamma") is None else r1.get("gamma")
     every = 1 if r1.get("every") is None else r1.get("every")
-    require(gamma >= 0, f"model.r1.gamma={gamma} must be >= 0 (0 = off).")
-    require(isinstance(every, int) and every >= 1, f"model.r1.every={every} must be an integer >= 1 (lazy R1: every k-th D step).")
+    require(gamma >= 0, f"model.recipe.r1.gamma={gamma} must be >= 0 (0 = off).")
+    require(isinstance(every, int) and every >= 1, f"model.recipe.r1.every={every} must be an integer >= 1 (lazy R1: every k-th D step).")
     return float(gamma), every
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The `model.recipe` node: `ema` (null, a decay, or {decay, start_step}), `augment` (null or
+    DiffAugment ops), `r1` (null or {gamma, every}), `spectral_norm` (true/false). Checked when
+    built, so a wrong value fails before any network trains. Everything off by default."""
+
+    ema: float | Mapping[str, Any] | None = None
+    augment: str | Sequence[str] | None = None
+    r1: Mapping[str, Any] | None = None
+    spectral_norm: bool = False
+
+    def __post_init__(self) -> None:
+        parse_ema(self.ema)
+        parse_policy(self.augment)
+        parse_r1(self.r1)
+        require(isinstance(self.spectral_norm, bool), f"model.recipe.spectral_norm={self.spectral_norm!r} must be true or false.")
+
+    @classmethod
+    def of(cls, recipe: Recipe | Mapping[str, Any] | None) -> Recipe:
+        """A `Recipe` from what a constructor was given: one already built (by Hydra from the
+        config's `_target_`), the node's keys as a mapping, or None (everything off)."""
+        if recipe is None:
+            return cls()
+        if isinstance(recipe, Recipe):
+            return recipe
+        require(isinstance(recipe, Mapping), f"model.recipe={recipe!r} must be a node with ema, augment, r1 and spectral_norm.")
+        unknown = sorted(set(recipe) - {"_target_", "ema", "augment", "r1", "spectral_norm"})
+        require(not unknown, f"model.recipe has unknown key(s) {', '.join(map(str, unknown))}; it takes ema, augment, r1 and spectral_norm.")
+        return cls(**{k: v for k, v in recipe.items() if k != "_target_"})
+
+    @property
+    def r1_on(self) -> bool:
+        return parse_r1(self.r1)[0] > 0
 
 
 class AdversarialRecipe:
@@ -62,25 +101,24 @@ class AdversarialRecipe:
         self,
         generators: Mapping[str, nn.Module],
         discriminators: Iterable[nn.Module],
-        ema=None,
-        augment=None,
-        r1=None,
-        spectral_norm: bool = False,
+        recipe: Recipe | Mapping[str, Any] | None = None,
     ) -> None:
         """`generators`: attribute name -> network used at inference (generator, and any
         encoder/mapping network), each averaged when EMA is on. `discriminators`: the networks
-        spectral norm wraps. Call after the networks are attributes and before optimizers exist."""
-        require(isinstance(spectral_norm, bool), f"model.spectral_norm={spectral_norm!r} must be true or false.")
-        self.spectral_norm = spectral_norm
-        if spectral_norm:
+        spectral norm wraps. `recipe`: the `model.recipe` node. Call after the networks are
+        attributes and before optimizers exist."""
+        recipe = Recipe.of(recipe)
+        self.recipe = recipe
+        self.spectral_norm = recipe.spectral_norm
+        if recipe.spectral_norm:
             for network in discriminators:
                 apply_spectral_norm(network)
-        self.augment = DiffAugment(augment)
-        self.r1_gamma, self.r1_every = parse_r1(r1)
+        self.augment = DiffAugment(recipe.augment)
+        self.r1_gamma, self.r1_every = parse_r1(recipe.r1)
         if self.r1_gamma > 0:
             # D steps taken, for the lazy schedule; a buffer, so a resumed run keeps the rhythm.
             self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
-        decay, self.ema_start_step = parse_ema(ema)
+        decay, self.ema_start_step = parse_ema(recipe.ema)
         self.ema_decay = decay
         self.ema = None
         if decay is not None:

@@ -12,14 +12,20 @@ training batch `x` with domains `y`, against a multi-task discriminator D:
   same target domain (`lambda_ds`, decayed linearly to 0 over `ds_decay_steps` iterations); cycle
   |G(G(x, s), E(x, y)) - x| (`lambda_cyc`). Only G is updated by the reference-guided step.
 
-Inference uses exponential moving averages of G, F and E (`use_ema`). `stylize(content, style)` is
-reference-guided (the style image's code in its own domain), `translate(x, target_domain)` is
-latent-guided, `sample(n)` translates held real training images to random domains.
+Per batch, as in the reference solver (clovaai/stargan-v2 core/solver.py): two D steps, then the
+latent-guided G step (G, F and E) and the reference-guided G step (G), then the moving averages.
+Inference uses exponential moving averages of G, F and E (`use_ema`), kept by the recipe every
+adversarial family shares (`model.recipe.ema`, models/recipe.py; also `model.recipe.spectral_norm`;
+its DiffAugment and lazy R1 are not taken: StarGAN v2's R1 is `r1_gamma`, on every D step).
+`stylize(content, style)` is reference-guided (the style image's code in its own domain),
+`translate(x, target_domain)` is latent-guided, `sample(n)` translates held real training images to random domains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -27,14 +33,50 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.class_conditioning import ConditionalStylize, LabelConditioning
-from genstyle.models.components.ema import ExponentialMovingAverage
+from genstyle.models.components.augment import parse_policy
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm, r1_penalty
+from genstyle.models.recipe import AdversarialRecipe, Recipe
 from genstyle.pixels import to_model_range, to_uint8
 
 DomainSpec = int | str | Sequence[int] | torch.Tensor
+# Without a `model.recipe` node (Python callers): the paper's moving averages, decay 0.999.
+DEFAULT_RECIPE = Recipe(ema={"decay": 0.999})
+
+# Before the moving averages were the recipe's (models/recipe.py) they were attributes of their own:
+# `generator_ema.averaged...` is now `ema.generator.averaged...`, and the recipe counts its updates.
+OLD_EMA_KEYS = {f"{name}_ema.": f"ema.{name}." for name in ("generator", "mapping_network", "style_encoder")}
 
 
-class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
+def current_state_dict(state_dict: Mapping[str, torch.Tensor], has_ema: bool) -> Mapping[str, torch.Tensor]:
+    """`state_dict` with the old EMA keys renamed (OLD_EMA_KEYS) and, for such an old one, the
+    recipe's update count filled in: one update per training iteration. Current ones unchanged."""
+    if not any(key.startswith(tuple(OLD_EMA_KEYS)) for key in state_dict):
+        return state_dict
+
+    def rename(key: str) -> str:
+        old = next((prefix for prefix in OLD_EMA_KEYS if key.startswith(prefix)), None)
+        return OLD_EMA_KEYS[old] + key[len(old):] if old else key
+
+    renamed = OrderedDict((rename(key), value) for key, value in state_dict.items())
+    metadata = getattr(state_dict, "_metadata", None)  # per-module versions, keyed by module path
+    if metadata is not None:
+        renamed._metadata = OrderedDict((rename(key + ".")[:-1], value) for key, value in metadata.items())
+    if has_ema and "ema_updates" not in renamed and "iteration" in renamed:
+        renamed["ema_updates"] = renamed["iteration"].clone()
+    return renamed
+
+
+@contextmanager
+def frozen(network: nn.Module) -> Iterator[None]:
+    """`network`'s parameters take no gradient inside the block (D during the generator steps)."""
+    network.requires_grad_(False)
+    try:
+        yield
+    finally:
+        network.requires_grad_(True)
+
+
+class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, GenerativeModule):
     family = "stargan_v2"
 
     def __init__(
@@ -56,8 +98,8 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         lambda_cyc: float = 1.0,
         r1_gamma: float = 1.0,
         ds_decay_steps: int = 100_000,
-        ema_decay: float = 0.999,
         use_ema: bool = True,
+        recipe: Recipe | None = None,
         sample_pool_size: int = 64,
         channels_last: bool = True,
         monitor: str | None = None,
@@ -80,21 +122,33 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         self.style_encoder, self.discriminator = style_encoder, discriminator
         self.optimizer_factories = (g_optimizer, mapping_optimizer, style_encoder_optimizer, d_optimizer)
         self.adversarial = AdversarialLoss("non_saturating")
-        self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc}
-        self.r1_gamma, self.ds_decay_steps, self.use_ema = r1_gamma, ds_decay_steps, use_ema
+        self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc, "r1": r1_gamma}
+        self.ds_decay_steps = ds_decay_steps
         require(isinstance(channels_last, bool), f"model.channels_last={channels_last!r} must be true or false.")
         self.channels_last = channels_last
         self.style_dim, self.latent_dim = style_dim, latent_dim
         self.check_networks()
-        self.generator_ema = ExponentialMovingAverage(generator, ema_decay)
-        self.mapping_network_ema = ExponentialMovingAverage(mapping_network, ema_decay)
-        self.style_encoder_ema = ExponentialMovingAverage(style_encoder, ema_decay)
+        recipe = DEFAULT_RECIPE if recipe is None else Recipe.of(recipe)
+        require(
+            not parse_policy(recipe.augment) and not recipe.r1_on,
+            "model=stargan_v2 takes model.recipe.ema and model.recipe.spectral_norm; its D sees the images as they are "
+            "and its R1 is model.r1_gamma on every D step (as in the paper), so set model.recipe.augment=null and "
+            f"model.recipe.r1=null (got augment={recipe.augment!r}, r1={recipe.r1!r}).",
+        )
+        # The moving averages of G, F and E that inference uses (`inference_networks`).
+        self.init_recipe({"generator": generator, "mapping_network": mapping_network, "style_encoder": style_encoder}, [discriminator], recipe)
+        self.use_ema = use_ema
         # Training iterations done (drives the diversity-weight decay; in the state dict for exact resume).
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
         # Real training images (uint8) and their domains that sample() translates, kept in checkpoints.
         self.register_buffer("sample_source", torch.zeros(sample_pool_size, *self.image_shape, dtype=torch.uint8))
         self.register_buffer("sample_source_labels", torch.zeros(sample_pool_size, dtype=torch.long))
         self.register_buffer("sample_source_count", torch.zeros((), dtype=torch.long))
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also the checkpoints written before the moving averages moved into the recipe
+        (`OLD_EMA_KEYS`), for `load_model` and for Lightning's resume alike."""
+        return super().load_state_dict(current_state_dict(state_dict, self.has_ema), strict=strict, assign=assign)
 
     def check_networks(self) -> None:
         """Fail at build time, naming the config keys, when the networks' settings disagree."""
@@ -129,10 +183,8 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
     # --- the networks used at inference -------------------------------------------------------
 
     def inference_networks(self) -> tuple[nn.Module, nn.Module, nn.Module]:
-        """(G, F, E): the moving averages when `use_ema`, else the trained networks."""
-        if self.use_ema:
-            return self.generator_ema.network, self.mapping_network_ema.network, self.style_encoder_ema.network
-        return self.generator, self.mapping_network, self.style_encoder
+        """(G, F, E): the moving averages when the run kept them and `use_ema`, else the trained networks."""
+        return tuple(self.inference_network(name) for name in ("generator", "mapping_network", "style_encoder"))
 
     def domain_names(self) -> list[str]:
         """The domains, in index order: the data's class names (indices as text when unknown)."""
@@ -274,7 +326,7 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         adv = self.adversarial.d_loss(real_logits, fake_logits)
         real_acc, fake_acc = self.adversarial.accuracies(real_logits, fake_logits)
         stats = {"r1": r1.detach(), "real_acc": real_acc, "fake_acc": fake_acc}
-        return adv + 0.5 * self.r1_gamma * r1, stats
+        return adv + 0.5 * self.lambdas["r1"] * r1, stats
 
     def g_loss(self, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> tuple[torch.Tensor, dict]:
         fake = self.generator(x, s1)
@@ -285,6 +337,28 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         loss = adv + self.lambdas["sty"] * sty - self.diversity_weight() * ds + self.lambdas["cyc"] * cyc
         return loss, {"adv": adv.detach(), "sty": sty.detach(), "ds": ds.detach(), "cyc": cyc.detach()}
 
+    def d_step(self, opt_d, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, style_fn) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """One D step: real `x` in its domains `y` against G(x, style_fn()) in `y_trg` (no gradient
+        to G, F or E), R1 on the real images. Returns (loss, its terms, D's gradient norm)."""
+        (loss, stats), norm = self.adversarial_step("d", opt_d, lambda: self.d_loss(x, y, y_trg, style_fn), self.discriminator.parameters())
+        return loss.detach(), stats, norm
+
+    def g_step(self, step: tuple, drop: tuple, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """One generator-side step on the loss of G(x, s1) in `y_trg` (`s2`: the diversity term's
+        second code): the optimisers in `step` step, the gradients of those in `drop` are dropped.
+        Not `adversarial_step`: one loss steps up to three optimisers, and toggling one of them would
+        freeze the others; the caller freezes D instead. Returns (loss, its terms, G's gradient norm)."""
+        loss, terms = self.g_loss(x, y, y_trg, s1, s2)
+        for opt in (*step, *drop):
+            opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        norm = gradient_norm(self.generator.parameters())
+        for opt in step:
+            opt.step()
+        for opt in drop:
+            opt.zero_grad(set_to_none=True)
+        return loss.detach(), terms, norm
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_f, opt_e, opt_d = self.optimizers()
         x, y = batch["image"], self.batch_labels(batch)  # (B, C, H, W), (B,)
@@ -293,52 +367,38 @@ class StarGANv2(ConditionalStylize, LabelConditioning, GenerativeModule):
         require(len(x) >= 2, "stargan_v2 needs batches of at least 2 images (references come from the batch).")
         self.remember(x, y)
         t = self.targets(x, y)
-        metrics: dict[str, torch.Tensor] = {}
-        generators = (self.generator, self.mapping_network, self.style_encoder)
+        y_lat, y_ref = t["y_latent"], t["y_ref"]
 
-        # Discriminator: latent-guided then reference-guided fakes (detached), each with R1 on reals.
-        for guide, style_fn in (
-            ("latent", lambda: self.mapping_network(t["z1"], t["y_latent"])),
-            ("ref", lambda: self.style_encoder(t["ref1"], t["y_ref"])),
-        ):
-            y_trg = t["y_latent"] if guide == "latent" else t["y_ref"]
-            (loss, stats), metrics["stability/grad_norm_d"] = self.adversarial_step(
-                "d", opt_d, lambda y_trg=y_trg, style_fn=style_fn: self.d_loss(x, y, y_trg, style_fn), self.discriminator.parameters()
-            )
-            metrics[f"train/d_loss_{guide}"] = loss.detach()
-            metrics |= {f"train/d_{k}_{guide}": v for k, v in stats.items()}
+        # Train the discriminator: against latent-guided, then reference-guided fakes.
+        d_lat = self.d_step(opt_d, x, y, y_lat, lambda: self.mapping_network(t["z1"], y_lat))
+        d_ref = self.d_step(opt_d, x, y, y_ref, lambda: self.style_encoder(t["ref1"], y_ref))
 
-        # Generator side: latent-guided (updates G, F, E), then reference-guided (updates G only).
-        # Not `adversarial_step`: one loss steps three optimizers here, and toggling one of them
-        # would freeze the other two networks. D is frozen instead, as the toggle would do.
-        self.discriminator.requires_grad_(False)
-        for guide in ("latent", "ref"):
-            if guide == "latent":
-                y_trg = t["y_latent"]
-                s1, s2 = self.mapping_network(t["z1"], y_trg), self.mapping_network(t["z2"], y_trg)
-            else:
-                y_trg = t["y_ref"]
-                s1, s2 = self.style_encoder(t["ref1"], y_trg), self.style_encoder(t["ref2"], y_trg)
-            loss, terms = self.g_loss(x, y, y_trg, s1, s2)
-            for opt in (opt_g, opt_f, opt_e):
-                opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            metrics["stability/grad_norm_g"] = gradient_norm(self.generator.parameters())
-            for opt in (opt_g, opt_f, opt_e) if guide == "latent" else (opt_g,):
-                opt.step()
-            metrics[f"train/g_loss_{guide}"] = loss.detach()
-            metrics |= {f"train/g_{k}_{guide}": v for k, v in terms.items()}
-        self.discriminator.requires_grad_(True)
-        for opt in (opt_f, opt_e):  # the reference step's gradients on F and E are not used
-            opt.zero_grad(set_to_none=True)
+        # Train the generator: latent-guided (steps G, F and E), then reference-guided (steps G only).
+        with frozen(self.discriminator):
+            s1, s2 = self.mapping_network(t["z1"], y_lat), self.mapping_network(t["z2"], y_lat)
+            g_lat = self.g_step((opt_g, opt_f, opt_e), (), x, y, y_lat, s1, s2)
+            s1, s2 = self.style_encoder(t["ref1"], y_ref), self.style_encoder(t["ref2"], y_ref)
+            g_ref = self.g_step((opt_g,), (opt_f, opt_e), x, y, y_ref, s1, s2)
 
-        for ema, network in zip((self.generator_ema, self.mapping_network_ema, self.style_encoder_ema), generators, strict=True):
-            ema.update(network)
-        metrics["train/lambda_ds"] = torch.tensor(self.diversity_weight())
+        self.update_ema()  # the moving averages of G, F and E (model.recipe.ema)
+        lambda_ds = torch.tensor(self.diversity_weight())
         self.iteration += 1
+        self.log_training(d_lat, d_ref, g_lat, g_ref, lambda_ds, len(x))
+
+    def log_training(self, d_lat, d_ref, g_lat, g_ref, lambda_ds: torch.Tensor, batch_size: int) -> None:
+        metrics: dict[str, torch.Tensor] = {}
+        for guide, (loss, stats, norm) in (("latent", d_lat), ("ref", d_ref)):
+            metrics["stability/grad_norm_d"] = norm
+            metrics[f"train/d_loss_{guide}"] = loss
+            metrics |= {f"train/d_{k}_{guide}": v for k, v in stats.items()}
+        for guide, (loss, terms, norm) in (("latent", g_lat), ("ref", g_ref)):
+            metrics["stability/grad_norm_g"] = norm
+            metrics[f"train/g_loss_{guide}"] = loss
+            metrics |= {f"train/g_{k}_{guide}": v for k, v in terms.items()}
+        metrics["train/lambda_ds"] = lambda_ds
         metrics["train/d_loss"] = (metrics["train/d_loss_latent"] + metrics["train/d_loss_ref"]) / 2
         metrics["train/g_loss"] = (metrics["train/g_loss_latent"] + metrics["train/g_loss_ref"]) / 2
-        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=len(x))
+        self.log_dict(metrics, on_step=True, on_epoch=True, batch_size=batch_size)
         self.log_dict({"d": metrics["train/d_loss"], "g": metrics["train/g_loss"]}, prog_bar=True, logger=False)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

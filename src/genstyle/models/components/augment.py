@@ -41,8 +41,8 @@ def parse_policy(policy: str | Iterable[str] | None) -> tuple[str, ...]:
     unknown = [n for n in names if n not in POLICY_ORDER]
     require(
         not unknown,
-        f"model.augment={policy!r}: {', '.join(map(repr, unknown))} is not a DiffAugment op; choose any of "
-        f"{', '.join(POLICY_ORDER)} as a list or comma-separated (e.g. model.augment=translation,cutout), or null for none.",
+        f"model.recipe.augment={policy!r}: {', '.join(map(repr, unknown))} is not a DiffAugment op; choose any of "
+        f"{', '.join(POLICY_ORDER)} as a list or comma-separated (e.g. model.recipe.augment=translation,cutout), or null for none.",
     )
     return tuple(op for op in POLICY_ORDER if op in names)
 

@@ -21,7 +21,7 @@ class ExponentialMovingAverage(nn.Module):
 
     def __init__(self, network: nn.Module, decay: float = 0.999) -> None:
         super().__init__()
-        require(0.0 < decay < 1.0, f"model.ema.decay={decay} must be in (0, 1).")
+        require(0.0 < decay < 1.0, f"model.recipe.ema.decay={decay} must be in (0, 1).")
         self.decay = decay
         self.averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
         self.averaged.requires_grad_(False)
