@@ -74,6 +74,7 @@ RULES: dict[str, Rule] = {
 TOP_LEVEL: dict[str, Rule] = {
     "seed": (lambda v: _int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
     "test": (lambda v: isinstance(v, bool), "true or false"),
+    "overwrite": (lambda v: isinstance(v, bool), "true or false"),
     "ckpt_path": (lambda v: v is None or isinstance(v, str), "a path to a .ckpt file, last, or null"),
     "optimized_metric": (lambda v: v is None or isinstance(v, str), "a metric name such as val/fid, or null"),
 }

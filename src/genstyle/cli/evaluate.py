@@ -20,8 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from genstyle.callbacks.eval_report import kept_sections
 from genstyle.cli.common import CONFIG_DIR
+from genstyle.cli.options import command
 from genstyle.data.sources import decode_image, list_images
-from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.errors import GenstyleError, require
 from genstyle.files import write_json_atomic
 from genstyle.metrics.backends import build_backend
 from genstyle.metrics.cas import CasResult, classification_accuracy_score, labelled_samples
@@ -123,7 +124,8 @@ def check_min_samples(n: int, cfg: DictConfig, what: str) -> None:
     require(
         n >= needed,
         f"{what} has {n} images, fewer than metrics.min_samples={needed} needed for a stable FID/KID estimate. Provide "
-        f"more images, or pass metrics.min_samples={n} to accept a noisier number (it is recorded in eval.json).",
+        + (f"more images, or pass metrics.min_samples={n} to accept a noisier number (it is recorded in eval.json)."
+           if n >= 2 else "more images: FID needs at least 2."),
     )
 
 
@@ -347,7 +349,7 @@ def print_table(payload: dict) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
-@report_user_errors
+@command("evaluate", interrupted="no eval.json was written")
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

@@ -11,8 +11,9 @@ from omegaconf import DictConfig, ListConfig
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
+from genstyle.cli.options import command
 from genstyle.cli.outputs import check_output_location, plural
-from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.errors import GenstyleError, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
@@ -97,14 +98,34 @@ def generate(cfg: DictConfig) -> Path:
         save_png(grid_image(images, nrow), out)
         print(f"Wrote a grid of {plural(cfg.n, 'sample')} to {out}")
     else:
-        for image, target in zip(to_uint8(images.cpu()), targets, strict=True):
-            save_png(image, target)
+        write_folder(to_uint8(images.cpu()), targets, out)
         print(f"Wrote {plural(cfg.n, 'sample')} to {out}")
     return out
 
 
+def write_folder(images: torch.Tensor, targets: list[Path], out: Path) -> None:
+    """Write the PNGs into a hidden folder beside `out`, then move them into place: an interrupted
+    run leaves no partial set that a rerun would refuse to replace."""
+    import os
+    import shutil
+
+    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)  # left by a killed run that had this pid
+    partial.mkdir(parents=True)  # the user's umask, as the folder it becomes
+    try:
+        for image, target in zip(images, targets, strict=True):
+            save_png(image, partial / target.name)
+        if not out.exists():
+            partial.rename(out)
+            return
+        for target in targets:
+            (partial / target.name).replace(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")
-@report_user_errors
+@command("generate", interrupted="no output was written (images are moved into place only once all are drawn)")
 def main(cfg: DictConfig) -> None:
     generate(cfg)
 

@@ -22,7 +22,8 @@ from omegaconf import DictConfig, ListConfig
 
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
-from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.cli.options import command
+from genstyle.errors import GenstyleError, require
 from genstyle.files import write_json_atomic
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_model_range, to_uint8
@@ -229,7 +230,7 @@ def rate(cfg: DictConfig):
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="rate")
-@report_user_errors
+@command("rate", interrupted="no page or score was written")
 def main(cfg: DictConfig) -> None:
     rate(cfg)
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
 from genstyle.cli.failed_start import discard_failed_start
 from genstyle.cli.quiet import quiet_third_party
-from genstyle.cli.run_dir import RunDirRecord, ValidateConfig
+from genstyle.cli.run_dir import RunDirRecord, ValidateConfig, release_run_lock
 from genstyle.cli.signals import stop_on_signals
 from genstyle.config_check import check_config
 from genstyle.errors import GenstyleError, explain_failure, report_user_errors
@@ -75,6 +75,23 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     return datamodule, model, trainer
 
 
+def fit_validation_interval(trainer: pl.Trainer, datamodule: pl.LightningDataModule) -> None:
+    """A recipe's `trainer.val_check_interval` (a number of batches) larger than an epoch that the
+    command line made shorter (trainer.limit_train_batches, data.train_subset) would stop Lightning
+    before the first step: the run validates at the end of each epoch instead, with a note."""
+    interval = trainer.val_check_interval
+    if not isinstance(interval, int) or trainer.check_val_every_n_epoch is None or not trainer.limit_val_batches:
+        return
+    datamodule.setup("fit")
+    batches = len(datamodule.train_dataloader())
+    limit = trainer.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    if 0 < batches < interval:
+        log.warning("trainer.val_check_interval=%d is more than the %d training batches of an epoch; validating at the "
+                    "end of each epoch instead (val_check_interval=%d).", interval, batches, batches)
+        trainer.val_check_interval = batches
+
+
 def is_single_run() -> bool:
     """True for `python train.py ...` (not -m, not a config composed in a test)."""
     from hydra.types import RunMode
@@ -113,6 +130,7 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
         datamodule, model, trainer = build(cfg)
         if ckpt_path is not None:
             check_resumable(ckpt_path, model)
+        fit_validation_interval(trainer, datamodule)
         started = True
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics = scalar_metrics(trainer.callback_metrics)
@@ -122,6 +140,7 @@ def train(cfg: DictConfig, run_dir: RunDirRecord | None = None) -> dict[str, flo
             metrics.update(scalar_metrics(trainer.callback_metrics))
     except BaseException as exc:
         fresh = is_single_run() and not (run_dir is not None and run_dir.existed)  # never clean up a resumed run's folder
+        release_run_lock(output_dir)  # before removing the folders it would keep
         if fresh and not started:
             discard_failed_start(output_dir, HydraConfig.get().job.name)  # what the loggers wrote (csv/hparams.yaml)
             discard_unstarted_run(output_dir, HydraConfig.get().job.name)
@@ -187,7 +206,10 @@ def run(cfg: DictConfig) -> float | None:
     with stop_on_signals(Path(str(cfg.paths.output_dir))):  # Ctrl-C / SIGTERM: checkpoint, resume hint, 130 / 143
         if is_multirun():  # one failing job must not end the sweep; finished jobs are skipped on restart
             return run_sweep_job(cfg, objective)
-        return objective(cfg, ValidateConfig.record_for(cfg.paths.output_dir))[0]
+        try:
+            return objective(cfg, ValidateConfig.record_for(cfg.paths.output_dir))[0]
+        finally:
+            release_run_lock(cfg.paths.output_dir)  # taken by ValidateConfig before Hydra wrote into the folder
 
 
 if __name__ == "__main__":
