@@ -237,6 +237,31 @@ def test_checkpoints_written_before_the_recipe_held_the_averages_load_unchanged(
     assert torch.equal(old.translate(x, 4, z=z), model.translate(x, 4, z=z))
 
 
+def test_one_iteration_steps_like_the_reference_solver(tmp_path, one_thread, fmnist_root):
+    """Per batch, in order: D (latent-guided), D (reference-guided), G, F and E (latent-guided), G
+    (reference-guided), then one update of the moving averages."""
+    import pytorch_lightning as pl
+
+    cfg = compose_train([f"data.root={fmnist_root}", *TINY, *NO_EVAL], tmp_path)
+    model = hydra.utils.instantiate(cfg.model)
+    steps: list[str] = []
+    build_optimizers = model.configure_optimizers
+
+    def counted() -> list[torch.optim.Optimizer]:
+        optimizers = build_optimizers()
+        for name, optimizer in zip(("G", "F", "E", "D"), optimizers, strict=True):
+            optimizer.step = lambda *a, _step=optimizer.step, _name=name, **k: steps.append(_name) or _step(*a, **k)
+        return optimizers
+
+    model.configure_optimizers = counted
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=hydra.utils.instantiate(cfg.data))
+    assert steps == ["D", "D", "G", "F", "E", "G"]
+    assert int(model.ema_updates) == int(model.iteration) == 1
+    assert all(p.grad is None for p in (*model.mapping_network.parameters(), *model.style_encoder.parameters()))
+
+
 def test_the_recipe_node_holds_the_moving_averages_and_spectral_norm(tmp_path):
     default = hydra.utils.instantiate(compose_train([*TINY, *NO_EVAL], tmp_path).model)
     assert default.has_ema and default.ema_decay == 0.999 and not default.spectral_norm
