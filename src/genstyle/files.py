@@ -1,12 +1,13 @@
 """The one atomic writer: a reader (or a crash) never sees half a file.
 
-Every result file, image and checkpoint genstyle writes goes through `write_atomic`: the content is
-written to a temporary file in the target's folder (`.<name>.<random>.tmp`), flushed and fsynced,
-then renamed over the target with `os.replace`, which is atomic on POSIX within one file system. The
-target is therefore always the previous complete file or the new complete one; when writing fails
+Every file genstyle writes whole (results, images, figures, checkpoints, weights, markers) goes
+through `write_atomic`; logs that grow by appending (metrics_history.jsonl, the CSV logger) do not.
+The content is written to a temporary file in the target's folder (`.<name>.<random>.tmp`),
+flushed and fsynced, then renamed over the target with `os.replace`, which is atomic on POSIX
+within one file system. The target is therefore always the previous complete file or the new complete one; when writing fails
 (an exception in the serialiser, a full disk, Ctrl-C) the temporary file is removed and the old
 target is untouched. The helpers below are the same write for bytes, text, JSON and torch objects;
-PNG images are encoded to bytes first (`images.save_png`).
+PNG images and figures are encoded to bytes first (`images.save_png`, `report.plots.save_figure`).
 """
 
 from __future__ import annotations

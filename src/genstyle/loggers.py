@@ -21,6 +21,8 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities import rank_zero_only
 
+from genstyle.files import write_text_atomic
+
 log = logging.getLogger("genstyle.loggers")
 RUN_ID_FILE = "wandb_run_id"
 
@@ -60,8 +62,7 @@ def new_run_id() -> str:
 def store_run_id(save_dir: str | os.PathLike, run_id: str) -> None:
     path = Path(save_dir) / RUN_ID_FILE
     if stored_run_id(save_dir) != run_id:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(run_id + "\n")
+        write_text_atomic(path, run_id + "\n")
 
 
 class ResilientWandbLogger(WandbLogger):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -12,7 +13,16 @@ matplotlib.use("Agg")  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genstyle.files import write_bytes_atomic  # noqa: E402
 from genstyle.report.runs import Run, configurations, curve, mean_std, rank_keys  # noqa: E402
+
+
+def save_figure(fig, path: Path) -> Path:
+    """The figure as PNG, encoded in memory and written atomically; the figure is closed."""
+    encoded = io.BytesIO()
+    fig.savefig(encoded, format="png")
+    plt.close(fig)
+    return write_bytes_atomic(path, encoded.getvalue())
 
 
 def slug(key: str) -> str:
@@ -58,9 +68,7 @@ def plot_curves(runs: list[Run], key: str, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_final(runs: list[Run], key: str, path: Path) -> Path:
@@ -80,6 +88,4 @@ def plot_final(runs: list[Run], key: str, path: Path) -> Path:
     ax.set_title(f"final {key}: mean ± std over seeds")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
