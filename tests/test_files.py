@@ -146,3 +146,26 @@ def test_no_module_writes_atomically_by_hand():
         if HAND_WRITTEN.search(line.split("#")[0])
     ]
     assert not offenders, "use genstyle.files instead of:\n" + "\n".join(offenders)
+
+
+def test_a_figure_failing_mid_write_keeps_the_old_one(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from genstyle.report.plots import save_figure
+
+    path = save_figure(matplotlib.figure.Figure(figsize=(1, 1)), tmp_path / "curve.png")
+    before = path.read_bytes()
+    assert before.startswith(b"\x89PNG")
+
+    def half_then_full(self, fname, *args, **kwargs):
+        if isinstance(fname, (str, Path)):
+            with open(fname, "wb") as fh:
+                fh.write(b"\x89PNG half")
+        else:
+            fname.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_then_full)
+    with pytest.raises(OSError):
+        save_figure(matplotlib.figure.Figure(figsize=(1, 1)), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["curve.png"]
