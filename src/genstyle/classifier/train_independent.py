@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from genstyle.classifier.independent import (
 from genstyle.classifier.train import augment, evaluate
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
+from genstyle.files import save_torch_atomic
 from genstyle.pixels import to_model_range
 
 
@@ -150,10 +150,7 @@ def save_weights(model: IndependentClassifier, path: Path, cfg: IndependentConfi
         "torch_version": str(torch.__version__),
         "command": command_line(cfg, threads),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(payload, path)
 
 
 def main(argv: list[str] | None = None) -> int:
