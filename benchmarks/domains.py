@@ -7,8 +7,9 @@ two-class protocol, so the two families can be compared on one class pair.
 
 - The protocol (`genstyle.callbacks.multidomain_evaluation.evaluate_multidomain`): for each target
   domain, the first `--per-source` test images of every other domain translated into it,
-  latent-guided and reference-guided; FID against the domain's 1,000 test images in the project
-  classifier's features, the share classified as the target domain, and diversity (mean pairwise
+  latent-guided and reference-guided; FID against the domain's 1,000 test images in the features of
+  `--network` (default fmnist-independent, which no model trains against; fmnist-classifier: the
+  shipped classifier), the share classified as the target domain, and diversity (mean pairwise
   feature distance of 10 results per input, next to groups of 10 real images).
 - `--pair A B`: every test image of class A translated into B (and B into A), latent-guided and
   with random test images of the target class as references; FID against the target class's test
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diversity-inputs", type=int, default=10, help="inputs per target domain whose 10 results are compared")
     parser.add_argument("--pair", nargs=2, default=["sneaker", "ankle_boot"], metavar=("A", "B"), help="the class pair of the cyclegan comparison")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--network", default="fmnist-independent", choices=["fmnist-independent", "fmnist-classifier"],
+                        help="the features and class predictions: the independent network (default) or the shipped classifier")
     parser.add_argument("--out", type=Path, default=None, help="JSON of every number (default: domains.json beside the checkpoint)")
     args = parser.parse_args(argv)
     from genstyle.callbacks.multidomain_evaluation import (
@@ -71,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     from genstyle.checkpoints import load_model
     from genstyle.data.sources import load_fashion_mnist_test
-    from genstyle.metrics.backends import ClassifierBackend
+    from genstyle.metrics.backends import build_backend
 
     model, _ = load_model(str(args.ckpt))  # a missing or foreign file is a user error there
     require(has_domains(model), f"{args.ckpt} holds a {type(model).__name__} model, which has no domains; this needs a model=stargan_v2 checkpoint.")
     names = list(model.domain_names())
     unknown = [c for c in args.pair if c not in names]
     require(not unknown, f"--pair {' '.join(args.pair)}: {', '.join(unknown)} not among the model's domains ({', '.join(names)}).")
-    test, backend = load_fashion_mnist_test(), ClassifierBackend()
+    test, backend = load_fashion_mnist_test(), build_backend(args.network)
     settings = MultiDomainSettings(per_source=args.per_source, diversity_inputs=args.diversity_inputs, seed=args.seed)
     logs, protocol = evaluate_multidomain(model, test.images, test.labels, backend, settings)
     logs |= pair_scores(model, test, backend, tuple(args.pair), args.seed)

@@ -2,13 +2,16 @@
 
     OMP_NUM_THREADS=1 python benchmarks/style.py --ckpts a.ckpt b.ckpt ... [--pairs 2000] [--seed 0] \
         [--optimise-weights 10 100] [--optimise-pairs 200] [--names "adain" "cvae"] [--include earlier.json ...] \
-        [--alphas 0.25 0.5 0.75 1] [--out docs/style_benchmark.json]
+        [--alphas 0.25 0.5 0.75 1] [--network fmnist-independent] [--allow-own-features] [--out docs/style_benchmark.json]
 
 Every model gets the same fixed test pairs (content and style of different classes; a cyclegan
 its own class pair), is driven only through `stylize` / `translate` (genstyle.cli.style_benchmark),
 and is scored by `genstyle.metrics.style_benchmark`: share of results classified as the content /
 the style image's class, style-statistics distance (0 = the style image's, 1 = the content
-image's), FID of the results, seconds per image. The trivial references (copy content, copy
+image's), FID of the results, seconds per image, all in the features of `--network`: by default
+`fmnist-independent`, which no model trains against; `--network fmnist-classifier` scores in the
+shipped classifier, the loss network of adain and of the optimisation, whose rows are then refused
+unless `--allow-own-features` (and flagged in the table). The trivial references (copy content, copy
 style) and the optimisation reference (Gatys et al. 2016 with the project's classifier, one row
 per `--optimise-weights` value; `--optimise-weights` with no value leaves it out) are in the same
 table. `--include` adds the rows of earlier runs of this script made on the same pairs (their
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from genstyle.errors import report_user_errors, require  # noqa: E402
 
-MATCHING_KEYS = ("split", "num_pairs", "seed", "classifier_sha256", "gram_stages", "reference", "source_dependence_grid")
+MATCHING_KEYS = ("split", "num_pairs", "seed", "network_sha256", "gram_stages", "reference", "source_dependence_grid")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +49,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--optimise-pairs", type=int, default=None, help="score the optimisation rows on the first N pairs only (it is slow)")
     parser.add_argument("--alphas", type=float, nargs="*", default=None, help="AdaIN's test-time alpha values to sweep (checkpoints whose stylize takes alpha)")
     parser.add_argument("--no-copies", action="store_true", help="leave out the copy-content / copy-style rows")
+    parser.add_argument("--network", default="fmnist-independent", choices=["fmnist-independent", "fmnist-classifier"],
+                        help="the network every number is computed in: the independent one (default) or the shipped classifier")
+    parser.add_argument("--allow-own-features", action="store_true",
+                        help="score a stylizer in the network its losses use anyway (adain, the optimisation in fmnist-classifier), flagged")
     parser.add_argument("--include", type=Path, nargs="*", default=[], help="JSONs of earlier runs on the same pairs whose rows to add")
     parser.add_argument("--data-root", default=None, help="where the Fashion-MNIST files are (default: the usual search path)")
     parser.add_argument("--device", default="cpu")
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace) -> dict:
     refs = cli.reference_entries(args.optimise_weights, default_classifier(), args.optimise_steps, args.optimise_pairs)
     if args.no_copies:
         refs = refs[2:]
-    payload = cli.run_entries(refs + entries, args.pairs, args.seed, args.data_root)
+    payload = cli.run_entries(refs + entries, args.pairs, args.seed, args.data_root, network=args.network,
+                              allow_own_features=args.allow_own_features)
     for path, old in reversed(earlier):  # the first file's rows end up first
         mismatch = [k for k in MATCHING_KEYS if old["protocol"].get(k) != payload["protocol"].get(k)]
         require(not mismatch, f"--include {path} was measured on other pairs ({', '.join(mismatch)} differ); rerun without it.")

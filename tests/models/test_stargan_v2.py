@@ -83,7 +83,9 @@ def test_training_step_on_fashion_mnist(trained):
     for key in EVAL_TERMS:  # the evaluation callback picked the multi-domain protocol
         assert key in metrics and math.isfinite(metrics[key]), key
     assert metrics["val/fid"] == pytest.approx((metrics["val/fid_latent"] + metrics["val/fid_reference"]) / 2)
-    assert json.loads((run / "eval.json").read_text())["protocol"]["translations_per_target"]["coat"] == 18
+    protocol = json.loads((run / "eval.json").read_text())["protocol"]
+    assert protocol["translations_per_target"]["coat"] == 18
+    assert protocol["extractor"] == "fmnist-independent"  # metrics.judge_extractor: a network stargan_v2 never trains against
     assert int(model.iteration) == 2
     assert model.domain_names() == list(FASHION_MNIST_CLASSES)  # the data's class names are the domains
     assert int(model.sample_source_count) == 32  # the real images of both batches, held for sample()
@@ -338,6 +340,7 @@ def test_domains_benchmark_writes_the_protocol_and_the_class_pair(trained, tmp_p
     record = json.loads(out.read_text())
     metrics = record["metrics"]
     assert record["protocol"]["translations_per_target"]["coat"] == 18  # 2 images from each of the 9 other domains
+    assert record["protocol"]["extractor"] == "fmnist-independent"  # --network's default
     assert metrics["val/fid_reference"] == pytest.approx(sum(metrics[f"val/fid_reference_{c}"] for c in FASHION_MNIST_CLASSES) / 10)
     for key in ("sneaker2ankle_boot_latent", "sneaker2ankle_boot_reference", "ankle_boot2sneaker_latent", "ankle_boot2sneaker_reference"):
         assert metrics[f"fid_{key}"] > 0 and 0 <= metrics[f"target_share_{key}"] <= 1

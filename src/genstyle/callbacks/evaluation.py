@@ -135,8 +135,10 @@ class Evaluation(pl.Callback):
         channels, height, width = pl_module.image_shape
         require(height == width, f"Evaluation expects square images, the model makes {height}x{width}.")
         m = self.settings
-        self.backend = build_backend(m.extractor, channels, height, m.inception_weights, m.classifier_weights,
-                                     device=str(pl_module.device) if m.device is None else m.device)
+        # The multi-domain metrics judge translation: at 28x28 gray in metrics.judge_extractor's network.
+        judged = not unpaired and has_domains(pl_module) and (channels, height) == (1, 28)
+        self.backend = build_backend(m.judge_extractor if judged else m.extractor, channels, height, m.inception_weights,
+                                     m.classifier_weights, device=str(pl_module.device) if m.device is None else m.device)
         common = dict(settings=m, report=self.report, num_samples=self.num_samples, seed=self.seed,
                       batch_size=self.batch_size, reference_split=self.reference_split)  # fmt: skip
         if unpaired:
@@ -215,11 +217,12 @@ class Evaluation(pl.Callback):
         models. Adds their numbers to `logged`; returns their eval.json sections. Single-process
         only: under DDP each rank holds a share of the samples."""
         judge, seed, split = self.two_sample_judge, self.seed, self.reference_split
+        network = self.settings.judge_extractor  # the linear judge's features
         datamodule, judges = trainer.datamodule, []
         if judge and isinstance(self.evaluator, SampleEvaluation):
-            judges.append(("two_sample", lambda: sample_two_sample(datamodule, measured[0], judge, seed, split)))
+            judges.append(("two_sample", lambda: sample_two_sample(datamodule, measured[0], judge, seed, split, network)))
         if judge and isinstance(self.evaluator, TranslationEvaluation):
-            judges.append(("two_sample", lambda: translation_two_sample(datamodule, measured[0], judge, seed, split)))
+            judges.append(("two_sample", lambda: translation_two_sample(datamodule, measured[0], judge, seed, split, network)))
         # CAS asks sample() for given labels: class-conditional models evaluated through sample().
         if self.cas and pl_module.is_conditional and isinstance(self.evaluator, SampleEvaluation):
             judges.append(("cas", lambda: conditional_cas(pl_module, datamodule, self.num_samples, seed, self.batch_size, split)))

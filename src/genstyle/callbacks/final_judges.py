@@ -27,18 +27,20 @@ def _report(what: str, result: TwoSampleResult, judge: str, seconds: float) -> N
              what, judge, result.accuracy, *result.ci95, result.p_value, result.total, seconds)
 
 
-def sample_two_sample(datamodule, images: torch.Tensor, judge: str, seed: int, reference_split: str) -> tuple[dict, dict]:
+def sample_two_sample(
+    datamodule, images: torch.Tensor, judge: str, seed: int, reference_split: str, network: str = "fmnist-independent"
+) -> tuple[dict, dict]:
     """Samples against the run's real training images, scored on held-out samples and the
-    reference split."""
+    reference split (`network`: the linear judge's features)."""
     start = time.perf_counter()
     result = two_sample_test(images, datamodule.train_set.images, datamodule.load_split(reference_split).images,
-                             judge=judge, seed=seed)
+                             judge=judge, seed=seed, network=network)
     _report("", result, judge, time.perf_counter() - start)
     return {f"val/{k}": v for k, v in result.metrics("c2st").items()}, result.as_dict()
 
 
 def translation_two_sample(datamodule, fakes: dict[str, torch.Tensor], judge: str, seed: int,
-                           reference_split: str) -> tuple[dict, dict]:  # fmt: skip
+                           reference_split: str, network: str = "fmnist-independent") -> tuple[dict, dict]:  # fmt: skip
     """Per direction: the translated reference-split images of the source domain against the
     target domain's real training images (judge training) and reference-split images (scoring)."""
     reference = datamodule.load_split(reference_split)
@@ -47,7 +49,7 @@ def translation_two_sample(datamodule, fakes: dict[str, torch.Tensor], judge: st
         target = SOURCE_AND_TARGET[direction][1]
         start = time.perf_counter()
         result = two_sample_test(images, getattr(datamodule.train_set, target).images, getattr(reference, target).images,
-                                 judge=judge, seed=seed)
+                                 judge=judge, seed=seed, network=network)
         _report(f" {direction}", result, judge, time.perf_counter() - start)
         logged |= {f"val/c2st_acc_{direction}": result.accuracy, f"val/c2st_acc_{direction}_low": result.ci95[0],
                    f"val/c2st_acc_{direction}_high": result.ci95[1], f"val/c2st_p_{direction}": result.p_value}

@@ -8,8 +8,8 @@ default), for every target domain:
   noise draw each) and reference-guided (one random real image of the target domain each);
 - FID of those translations against all real images of the target domain (`val/fid_latent`,
   `val/fid_reference`: the mean over target domains; `val/fid_latent_<domain>` per domain);
-- the share the Fashion-MNIST classifier assigns to the target domain (`val/target_share_*`, only
-  when the domains are the Fashion-MNIST classes and the classifier is the feature extractor);
+- the share the Fashion-MNIST network assigns to the target domain (`val/target_share_*`, only
+  when the domains are the Fashion-MNIST classes and a Fashion-MNIST network is the extractor);
 - diversity: `num_outputs` results for each of `diversity_inputs` inputs (different noise, or
   different references), mean pairwise distance of their features (`val/diversity_feature_*`), and
   the same figure for groups of real images of the target domain (`val/diversity_feature_real`);
@@ -19,8 +19,8 @@ default), for every target domain:
   gives the same result), in features (`val/source_dependence_reference`, `..._latent`, and their
   mean `val/source_dependence`) and pixels (`val/source_dependence_reference_pixel`, ...).
 
-The features are the evaluation backend's: the project's classifier at 28x28 gray, Inception-V3
-otherwise. The numbers are not LPIPS and not comparable with the paper's Inception FIDs at 28 px.
+The features are the evaluation backend's: at 28x28 gray the network of `metrics.judge_extractor`
+(by default `fmnist-independent`, which no model trains against), Inception-V3 otherwise. The numbers are not LPIPS and not comparable with the paper's Inception FIDs at 28 px.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.errors import require
-from genstyle.metrics.backends import CLASSIFIER, FeatureBackend
+from genstyle.metrics.backends import FASHION_NETWORKS, FeatureBackend
 from genstyle.metrics.multidomain import (
     domain_fids,
     mean_pairwise_distance,
@@ -91,7 +91,7 @@ def evaluate_multidomain(
     by_domain = {d: (labels == d).nonzero().flatten()[: settings.real_per_domain] for d in range(len(names))}
     empty = [names[d] for d, idx in by_domain.items() if len(idx) < settings.num_outputs]
     require(not empty, f"Multi-domain evaluation needs at least {settings.num_outputs} real images per domain; too few in: {', '.join(empty)}.")
-    classify = getattr(backend, "name", "") == CLASSIFIER and tuple(names) == FASHION_MNIST_CLASSES
+    classify = getattr(backend, "name", "") in FASHION_NETWORKS and tuple(names) == FASHION_MNIST_CLASSES
 
     real_features = {d: backend(images[idx])["features"] for d, idx in by_domain.items()}
     fake_features: dict[str, dict[int, torch.Tensor]] = {m: {} for m in MODES}
@@ -150,7 +150,7 @@ def evaluate_multidomain(
         "diversity": f"mean pairwise L2 of {k} results' features for {settings.diversity_inputs} inputs per target domain (not LPIPS)",
         "source_dependence": f"up to {settings.dependence_sources} sources of the other domains per target domain, one reference "
         "(one noise draw) each; spread of the results / spread of the sources, in features and pixels, mean over target domains",
-        "target_share": "Fashion-MNIST classifier" if classify else "not computed (domains are not the Fashion-MNIST classes)",
+        "target_share": f"{backend.name} class predictions" if classify else "not computed (domains are not the Fashion-MNIST classes)",
         **asdict(settings),
     }
     return logs, protocol

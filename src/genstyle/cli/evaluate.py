@@ -287,7 +287,8 @@ def two_sample_on_reference(cfg: DictConfig, images: torch.Tensor, ref: Referenc
         return None
     real_train = dataset_images(ref.name, "train", cfg.data_root, cfg.paths.data_dir, size, channels)
     real_test = dataset_images(ref.name, "test", cfg.data_root, cfg.paths.data_dir, size, channels)
-    return two_sample_test(images, real_train, real_test, judge=cfg.two_sample, seed=int(cfg.seed))
+    return two_sample_test(images, real_train, real_test, judge=cfg.two_sample, seed=int(cfg.seed),
+                           network=cfg.metrics.judge_extractor)  # the linear judge's features
 
 
 def cas_on_reference(cfg: DictConfig, model, ref: Reference, channels: int, size: int) -> CasResult | None:

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import torch
 
-from genstyle.classifier.fashion_classifier import FashionClassifier, weights_sha256
+from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.directions import target_domain
 from genstyle.errors import GenstyleError, require
 from genstyle.files import write_text_atomic
 from genstyle.metrics import style_benchmark as sb
+from genstyle.metrics.settings import MetricSettings
 
 CAPABLE = "adain, munit, cvae and cgan (stylize), cyclegan trained on two Fashion-MNIST classes (translate)"
 
@@ -88,6 +89,7 @@ def model_entries(ckpt_path: str, device: str = "cpu", name: str | None = None, 
                     labels = {k: given[k].to(model.device) for k in takes}
                     return model.stylize(content.to(model.device), style.to(model.device), **labels, **options)
 
+            stylize.loss_feature_networks = model.loss_feature_networks  # scoring it in those is refused
             return stylize
 
         notes = {("content_labels", "style_labels"): "true class labels given", ("style_labels",): "true style labels given"}
@@ -106,6 +108,8 @@ def model_entries(ckpt_path: str, device: str = "cpu", name: str | None = None, 
                     if bool(rows.any()):
                         out[rows] = model.translate(content[rows].to(model.device), target_domain(direction)).cpu()
             return out
+
+        translate.loss_feature_networks = model.loss_feature_networks
 
         return [Entry(label, translate, classes=(a, b), note=f"translate on its classes {a} <-> {b}")]
     raise GenstyleError(
@@ -127,13 +131,21 @@ def reference_entries(optimise_weights: list[float], classifier: FashionClassifi
     return entries
 
 
-def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str | None = None, log=print) -> dict:
-    """Score every entry on its pairs (entries with the same class pair share them) -> payload
-    `{'rows': [...], 'protocol': {...}}`."""
+def run_entries(
+    entries: list[Entry], num_pairs: int, seed: int, data_root: str | None = None, log=print,
+    network: str = "fmnist-independent", allow_own_features: bool = False,
+) -> dict:  # fmt: skip
+    """Score every entry on its pairs (entries with the same class pair share them) in `network`
+    -> payload `{'rows': [...], 'protocol': {...}}`. A stylizer whose losses use `network`
+    (`loss_feature_networks`) is refused before anything runs, unless `allow_own_features`; its
+    row is then flagged (`own_features`, and in its name)."""
     from genstyle.data.sources import load_fashion_mnist_test
-    from genstyle.metrics.features import default_classifier
+    from genstyle.metrics.features import default_network
+    from genstyle.metrics.own_features import check_own_features
 
-    classifier = default_classifier()
+    classifier = default_network(network)
+    own = {e.name: check_own_features(e.name, network, classifier.weights_sha256, getattr(e.stylizer, "loss_feature_networks", ()),
+                                      allow_own_features) for e in entries}  # fmt: skip
     test = load_fashion_mnist_test(data_root)
     pairs_by_classes: dict = {}
     rows = []
@@ -147,6 +159,8 @@ def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str 
         row = {"name": entry.name, **row, "note": entry.note, "pairs": pairs.protocol["pairs"], "num_pairs": len(pairs.content)}
         if entry.curve is not None:
             row |= {"curve": entry.curve, "strength": entry.strength}
+        if own[entry.name]:
+            row |= {"name": f"{entry.name} [scored in its own loss network]", "own_features": True}
         rows.append(row)
         log(f"{entry.name}: content class {row['content_class']:.3f}, style dist {row['style_dist']:.3f}, "
             f"Gram dist {row['gram_dist']:.3f}, source dependence {row['source_dependence']:.3f}, "
@@ -154,9 +168,10 @@ def run_entries(entries: list[Entry], num_pairs: int, seed: int, data_root: str 
             f"{row['style_fid']:.3f}), {row['sec_per_image']:.2e} s/image")
     protocol = {
         **next(iter(pairs_by_classes.values())).protocol,
-        "classifier_sha256": weights_sha256(),
+        "network": network,
+        "network_sha256": classifier.weights_sha256,
         "torch_threads": torch.get_num_threads(),
-        "fid": "classifier penultimate features (256-d), results vs the real images of the contents' classes in the half of "
+        "fid": f"{network} features ({classifier.feature_dim}-d), results vs the real images of the contents' classes in the half of "
         "the split the pairs do not use; floors: the untouched contents and styles on the same protocol",
     }
     protocol.pop("pairs", None)
@@ -172,8 +187,8 @@ def write_outputs(payload: dict, json_path: Path, md_path: Path | None) -> None:
 def table_text(payload: dict) -> str:
     p = payload["protocol"]
     head = (
-        f"{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}); classifier sha256 "
-        f"{p['classifier_sha256'][:12]}; FID against {p['num_reference']} other {p['split']} images (the half the pairs do not "
+        f"{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}); scored in {p['network']} (sha256 "
+        f"{p['network_sha256'][:12]}); FID against {p['num_reference']} other {p['split']} images (the half the pairs do not "
         f"use); source dependence on {p.get('source_dependence_grid', 'no grid')}; {p['torch_threads']} torch thread(s)."
     )
     return sb.markdown_table(payload["rows"]) + "\n\n" + head
@@ -189,7 +204,9 @@ def evaluate_style(cfg) -> dict:
     entry = model_entry(str(cfg.ckpt_path), cfg.device)
     # The copies only (benchmarks/style.py adds the optimisation rows), on the model's pairs.
     refs = [Entry(r.name, r.stylizer, entry.classes) for r in reference_entries([], None, 0)]
-    payload = run_entries([entry, *refs], num_pairs, int(cfg.seed), cfg.get("data_root"), log=lambda line: None)  # the summary says it
+    m = MetricSettings.from_mapping(cfg.get("metrics"))  # judge_extractor: the network every number is computed in
+    payload = run_entries([entry, *refs], num_pairs, int(cfg.seed), cfg.get("data_root"), log=lambda line: None,  # the summary says it
+                          network=m.judge_extractor, allow_own_features=bool(m.allow_own_features))
     payload["protocol"]["ckpt_path"] = str(Path(cfg.ckpt_path).expanduser().resolve())
     out = Path(cfg.out) if cfg.out else Path(cfg.ckpt_path).expanduser().resolve().parent / "style_eval.json"
     write_outputs(payload, out, None)
@@ -225,7 +242,7 @@ def summary_text(payload: dict) -> str:
         lines.append(f"{label:{width}}  {cell(model, key, spec):>10}  {cell(copies[0], key, spec):>12}  {cell(copies[1], key, spec):>10}")
     p = payload["protocol"]
     lines.append(
-        f"\n{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}), classifier sha256 {p['classifier_sha256'][:12]}; "
+        f"\n{p['num_pairs']} {p['split']} pairs of different classes (seed {p['seed']}), scored in {p['network']} (sha256 {p['network_sha256'][:12]}); "
         f"FID against {p['num_reference']} other {p['split']} images; source dependence on {p['source_dependence_grid']}.\n"
         "Distances: 0 = the style image's statistics, 1 = the content's. Source dependence: 1 = results vary as their "
         "sources, 0 = one result per reference. Background change: mean |change| where the content is black (0-2)."

@@ -25,7 +25,11 @@ stylizer:
 - `sec_per_image`: wall-clock seconds per result (with the thread count in the protocol).
 
 Functions here see images, labels and classifier features only, never a model: the commands
-(`evaluate.py task=style`, `benchmarks/style.py`) hand in a stylizer callable.
+(`evaluate.py task=style`, `benchmarks/style.py`) hand in a stylizer callable. They also pick the
+network every class share, Gram matrix and FID here is computed in (the `classifier` argument):
+by default `fmnist-independent` (`genstyle.classifier.independent`), which no model trains or
+optimises against; the shipped classifier (`fmnist-classifier`) is the loss network of adain and
+of the optimisation, and scoring them in it is refused unless asked (`genstyle.metrics.own_features`).
 """
 
 from __future__ import annotations

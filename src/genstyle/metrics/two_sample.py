@@ -9,8 +9,9 @@ held-out images is Binomial(n, 1/2), which gives the exact one-sided p-value and
 interval, the uncertainty of the accuracy.
 
 Two judges: `cnn` (a small CNN trained from scratch; the stronger judge, any image size) and
-`linear` (logistic regression on the metric classifier's 256-d features; 28x28 grayscale only,
-blind to whatever those features ignore).
+`linear` (logistic regression on a Fashion-MNIST network's features, by default the independent
+network's 128, which no model trains against; 28x28 grayscale only, blind to whatever those
+features ignore).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.errors import require
 from genstyle.metrics.binomial import p_at_least, wilson_interval
-from genstyle.metrics.features import extract_features
+from genstyle.metrics.features import default_network, extract_features
 from genstyle.metrics.judge_net import (
     JudgeRecipe,
     as_model_range,
@@ -126,11 +127,16 @@ def two_sample_test(
     held_out: float = 0.5,
     recipe: JudgeRecipe | None = None,
     classifier: FashionClassifier | None = None,
+    network: str = "fmnist-independent",
 ) -> TwoSampleResult:
     """Train a fresh `judge` on generated vs real training images; score it on held-out samples
-    and real test images. Images are uint8 `[0, 255]` or float `[-1, 1]`, `(N, C, H, W)`;
-    `classifier` (linear judge only) defaults to the shipped metric classifier."""
+    and real test images. Images are uint8 `[0, 255]` or float `[-1, 1]`, `(N, C, H, W)`. The
+    linear judge reads the features of `network` (`fmnist-independent` or `fmnist-classifier`),
+    or of `classifier` when one is given."""
     require(judge in JUDGES, f"judge={judge!r} is not a two-sample judge; use one of {', '.join(JUDGES)}.")
+    source = network if classifier is None else f"the given {type(classifier).__name__}"
+    if judge == "linear" and classifier is None:
+        classifier = default_network(network)
     recipe = recipe or JudgeRecipe()
     generated = as_model_range(generated, "generated images")
     real_train = as_model_range(real_train, "real training images")
@@ -156,8 +162,9 @@ def two_sample_test(
         "train_generated": len(gen_train), "train_real": len(ref_train),
         "test_generated": len(gen_test), "test_real": len(ref_test),
         "image_shape": list(generated.shape[1:]),
-        **({"recipe": recipe.as_dict()} if judge == "cnn" else {"features": "fmnist-classifier penultimate (256-d)",
-                                                                  "l2": LINEAR_L2, "lbfgs_steps": LINEAR_STEPS}),
+        **({"recipe": recipe.as_dict()} if judge == "cnn" else {
+            "features": f"{source} features ({classifier.feature_dim}-d)", "features_sha256": getattr(classifier, "weights_sha256", None),
+            "l2": LINEAR_L2, "lbfgs_steps": LINEAR_STEPS}),
     }
     return TwoSampleResult(
         accuracy=correct / total,
