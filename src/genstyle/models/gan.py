@@ -131,3 +131,10 @@ class GAN(AdversarialRecipe, LabelConditioning, GenerativeModule):
             self.g_optimizer_factory(self.generator.parameters()),
             self.d_optimizer_factory(self.discriminator.parameters()),
         ]
+
+
+class SNGAN(GAN):
+    """model=sngan: the same adversarial training with SNGAN's residual networks
+    (components/resnet_gan.py), hinge loss and spectral norm on D (conf/model/sngan.yaml)."""
+
+    family = "sngan"
