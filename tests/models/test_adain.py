@@ -4,12 +4,14 @@ cannot take (RGB) refused with a message that names the alternative."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from pathlib import Path
 
 import hydra
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from genstyle.checkpoints import load_model
@@ -114,18 +116,44 @@ def test_the_adversarial_term_trains_a_discriminator_and_the_decoder(make_cfg, o
     assert not torch.allclose(averaged, model.stylize(content, style))
 
 
-def test_the_adversarial_term_changes_the_decoder_gradient(make_cfg):
-    def decoder_grad(weight: str) -> torch.Tensor:
+class DecoderGradients(pl.Callback):
+    """Keeps, at the decoder's optimiser step, the decoder's gradients and a copy of the
+    discriminator as that step saw it (after the D step), and a copy of the model before the batch."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.before = copy.deepcopy(pl_module)
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if {id(p) for g in optimizer.param_groups for p in g["params"]} == {id(p) for p in pl_module.decoder.parameters()}:
+            self.grads = [p.grad.clone() for p in pl_module.decoder.parameters()]
+            self.discriminator = copy.deepcopy(getattr(pl_module, "discriminator", None))
+
+
+def test_the_adversarial_term_changes_the_decoder_gradient(make_cfg, one_thread):
+    """The model's own training step (one batch through a Trainer) at adversarial weight 0 and 0.5
+    from the same weights: the decoder's gradients differ by exactly 0.5 times the gradient of the
+    generator loss against the discriminator the decoder step saw."""
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+    def step(weight: str) -> DecoderGradients:
         torch.manual_seed(0)
         model = hydra.utils.instantiate(make_cfg(*SMALL, f"model.adversarial_weight={weight}").model)
-        x = torch.rand(4, 1, 28, 28) * 2 - 1
-        terms, result = model.losses(x)
-        if model.adversarial_on:
-            terms["adversarial"] = model.adversarial.g_loss(model.discriminator(result))
-        model.weighted(terms).backward()
-        return model.decoder.out[0].weight.grad.clone()
+        capture = DecoderGradients()
+        trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, callbacks=[capture])
+        trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader([{"image": x}], batch_size=None))
+        return capture
 
-    assert not torch.allclose(decoder_grad("0.5"), decoder_grad("0"))
+    plain, adversarial = step("0"), step("0.5")
+    assert all(torch.equal(a, b) for a, b in zip(plain.before.decoder.parameters(), adversarial.before.decoder.parameters(), strict=True))
+    model = adversarial.before
+    _, result = model.losses(x)
+    g_loss = model.adversarial.g_loss(adversarial.discriminator(result))
+    expected = torch.autograd.grad(0.5 * g_loss, list(model.decoder.parameters()))
+    difference = [a - b for a, b in zip(adversarial.grads, plain.grads, strict=True)]
+    assert sum(float(e.abs().sum()) for e in expected) > 1e-6  # the adversarial term has a gradient at all
+    for d, e in zip(difference, expected, strict=True):
+        assert torch.allclose(d, e, atol=1e-6, rtol=1e-3)
 
 
 def test_the_adversarial_term_without_a_discriminator_is_refused(make_cfg):
