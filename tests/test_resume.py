@@ -32,20 +32,40 @@ def tiny_run(fmnist_root: Path, run_dir: Path, model: str, *extra: str) -> list[
 
 
 def same_tensors(a: dict, b: dict) -> list[str]:
-    """Keys whose tensors differ (nested dicts and lists of optimiser states included)."""
-    out = []
-    for key in a:
-        x, y = a[key], b.get(key)
-        if isinstance(x, torch.Tensor):
-            if not (isinstance(y, torch.Tensor) and x.dtype == y.dtype and torch.equal(x, y)):
-                out.append(str(key))
-        elif isinstance(x, dict) and isinstance(y, dict):
-            out += [f"{key}.{k}" for k in same_tensors(x, y)]
-        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
-            out += [f"{key}[{k}]" for k in same_tensors(dict(enumerate(x)), dict(enumerate(y)))]
-        elif x != y:
-            out.append(str(key))
-    return out
+    """Where two checkpoint sections differ: tensors that differ (nested dicts and lists of
+    optimiser states included), keys found on one side only (an extra EMA entry, an optimiser
+    state left empty) and lists of unequal length. Compared both ways."""
+    return _differences(a, b, "")
+
+
+def _differences(x, y, path: str) -> list[str]:
+    if isinstance(x, dict) and isinstance(y, dict):
+        out = [f"{path}{'.' if path else ''}{k} (only in {'first' if k in x else 'second'})" for k in sorted(set(x) ^ set(y), key=str)]
+        for k in [k for k in x if k in y]:
+            out += _differences(x[k], y[k], f"{path}{'.' if path else ''}{k}")
+        return out
+    if isinstance(x, list | tuple) and isinstance(y, list | tuple) and type(x) is type(y):
+        out = [f"{path}[{i}] (only in {'first' if len(x) > i else 'second'})" for i in range(min(len(x), len(y)), max(len(x), len(y)))]
+        for i, (u, v) in enumerate(zip(x, y, strict=False)):
+            out += _differences(u, v, f"{path}[{i}]")
+        return out
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        same = isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dtype == y.dtype and torch.equal(x, y)
+        return [] if same else [path]
+    return [] if type(x) is type(y) and x == y else [path]
+
+
+def test_same_tensors_sees_differences_on_either_side():
+    w, v = torch.ones(3), torch.zeros(2)
+    assert same_tensors({"w": w, "opt": [{"state": {0: {"exp_avg": v}}, "lr": 0.1}]},
+                        {"w": w.clone(), "opt": [{"state": {0: {"exp_avg": v.clone()}}, "lr": 0.1}]}) == []
+    assert same_tensors({"w": w}, {"w": w, "ema.w": w}) == ["ema.w (only in second)"]  # an extra entry
+    assert same_tensors({"w": w, "ema.w": w}, {"w": w}) == ["ema.w (only in first)"]
+    empty, full = {"opt": [{"state": {}}]}, {"opt": [{"state": {0: {"exp_avg": v}}}]}  # an optimiser state left empty
+    assert same_tensors(empty, full) == ["opt[0].state.0 (only in second)"] and same_tensors(full, empty) != []
+    assert same_tensors({"opt": [{}]}, {"opt": [{}, {}]}) == ["opt[1] (only in second)"]  # a lost optimiser
+    assert same_tensors({"w": w}, {"w": w.double()}) == ["w"] and same_tensors({"w": None}, {"w": w}) == ["w"]
+    assert same_tensors({"lr": 0.1}, {"lr": 0.2}) == ["lr"] and same_tensors({"n": 1}, {"n": 1.0}) == ["n"]
 
 
 def assert_same_run(full: Path, resumed: Path, steps_per_batch: int) -> None:
