@@ -40,6 +40,7 @@ from genstyle.directions import DIRECTIONS
 from genstyle.errors import GenstyleError, require
 from genstyle.metrics.backends import FeatureBackend, build_backend
 from genstyle.metrics.distributed import sync_buffers_from_rank_zero
+from genstyle.metrics.own_features import check_own_features
 from genstyle.metrics.settings import MetricSettings
 from genstyle.metrics.two_sample import JUDGES
 from genstyle.models.base import GenerativeModule
@@ -108,6 +109,7 @@ class Evaluation(pl.Callback):
         self._last_evaluated_step: int | None = None
         self.last_seconds = math.nan
         self.disabled: str | None = None
+        self.own_features = False  # scored in a network the model's losses use (allowed, flagged)
 
     # --- start-up: extractor and reference, so a missing file fails before training -----------
 
@@ -135,10 +137,19 @@ class Evaluation(pl.Callback):
         channels, height, width = pl_module.image_shape
         require(height == width, f"Evaluation expects square images, the model makes {height}x{width}.")
         m = self.settings
-        # The multi-domain metrics judge translation: at 28x28 gray in metrics.judge_extractor's network.
-        judged = not unpaired and has_domains(pl_module) and (channels, height) == (1, 28)
+        # At 28x28 gray, metrics.judge_extractor's network measures the multi-domain metrics (they judge
+        # translation) and any model whose losses use a frozen network (adain: the shipped classifier).
+        judged = (channels, height) == (1, 28) and (not unpaired and has_domains(pl_module) or bool(pl_module.loss_feature_networks))
         self.backend = build_backend(m.judge_extractor if judged else m.extractor, channels, height, m.inception_weights,
                                      m.classifier_weights, device=str(pl_module.device) if m.device is None else m.device)
+        # Never silently in the model's own loss network: refused unless metrics.allow_own_features=true, then flagged.
+        self.own_features = check_own_features(
+            f"model={pl_module.family}", self.backend.name, self.backend.weights_sha256, pl_module.loss_feature_networks,
+            m.allow_own_features,
+        )
+        if self.own_features:
+            log.warning("The evaluation scores model=%s in %s, a network its losses use (metrics.allow_own_features=true): "
+                        "its numbers are flagged own_features in eval.json and the logged protocol.", pl_module.family, self.backend.name)
         common = dict(settings=m, report=self.report, num_samples=self.num_samples, seed=self.seed,
                       batch_size=self.batch_size, reference_split=self.reference_split)  # fmt: skip
         if unpaired:
@@ -154,7 +165,7 @@ class Evaluation(pl.Callback):
         # The protocol also reaches CSV/TensorBoard (hparams) so every logger's numbers are labelled.
         if self.evaluator is None:
             return
-        protocol = self.evaluator.protocol()
+        protocol = self.evaluator.protocol() | ({"eval_own_features": True} if self.own_features else {})
         for logger in trainer.loggers:
             logger.log_hyperparams(protocol)
 
@@ -202,6 +213,9 @@ class Evaluation(pl.Callback):
         sync_buffers_from_rank_zero(pl_module)
         logged, measured = self.evaluator.measure(trainer, pl_module, self.backend, in_validation)
         sections = self._final_judges(trainer, pl_module, logged, measured) if self._final(trainer) else {}
+        if self.own_features:
+            sections["own_features"] = {"network": self.backend.name, "weights_sha256": self.backend.weights_sha256,
+                                        "note": "scored in a network the model's losses use (metrics.allow_own_features=true)"}
         self._log(pl_module, logged)
         self.last_seconds = time.perf_counter() - start
         if trainer.is_global_zero:
