@@ -14,8 +14,6 @@ tampered file cannot run code; its sha256 names caches of features computed with
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genstyle.classifier.weights_file import file_sha256, load_payload, resolve
 from genstyle.errors import GenstyleError, require
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_classifier.pt"
@@ -93,55 +92,21 @@ class FashionClassifier(nn.Module):
         return outputs
 
 
+WHAT = "Classifier weights"
+
+
 def _resolve(path: str | Path | None) -> Path:
-    path = WEIGHTS_PATH if path is None else Path(path).expanduser()
-    if not path.is_file():
-        raise GenstyleError(
-            f"Classifier weights {path} do not exist. The project ships them at {WEIGHTS_PATH}; restore that "
-            f"file from the repository (git checkout -- {WEIGHTS_PATH.name} in its folder) or retrain with "
-            f"`{TRAIN_COMMAND}`."
-        )
-    return path
+    return resolve(path, WEIGHTS_PATH, WHAT, TRAIN_COMMAND)
 
 
 def weights_sha256(path: str | Path | None = None) -> str:
     """Hex sha256 of the weights file: the cache key for anything computed with these weights."""
-    digest = hashlib.sha256()
-    with _resolve(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(_resolve(path))
 
 
 def read_checkpoint(path: str | Path | None = None) -> dict[str, Any]:
     """The weights file as a dict, loaded with `weights_only=True` (no code in the file can run)."""
-    path = _resolve(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        lines = [line.strip() for line in str(err).splitlines() if "WeightsUnpickler error" in line]
-        reason = lines[0] if lines else str(err).splitlines()[0]
-        raise GenstyleError(
-            f"Refusing to load classifier weights {path}: the file holds Python objects other than tensors "
-            f"and plain values, which could run code when loaded ({reason}). Use the file shipped with the "
-            f"project or one written by `{TRAIN_COMMAND}`."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise GenstyleError(
-            f"Classifier weights {path} are unreadable ({type(err).__name__}: {err}). The file is corrupt or "
-            f"not a PyTorch file; restore the shipped one or retrain with `{TRAIN_COMMAND}`."
-        ) from None
-    require(
-        isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict),
-        f"Classifier weights {path} are not a genstyle classifier file (expected a dict with a 'state_dict' "
-        f"entry). Retrain with `{TRAIN_COMMAND}`.",
-    )
-    require(
-        payload.get("format_version") == FORMAT_VERSION,
-        f"Classifier weights {path} have format_version={payload.get('format_version')!r}; this code reads "
-        f"version {FORMAT_VERSION}. Retrain with `{TRAIN_COMMAND}`.",
-    )
-    return payload
+    return load_payload(_resolve(path), WHAT, TRAIN_COMMAND, FORMAT_VERSION)
 
 
 def load_classifier(path: str | Path | None = None) -> FashionClassifier:

@@ -18,8 +18,6 @@ number computed with it.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genstyle.classifier.weights_file import file_sha256, load_payload, resolve
 from genstyle.errors import GenstyleError, require
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "fmnist_independent.pt"
@@ -126,23 +125,16 @@ class IndependentClassifier(nn.Module):
         return feats, self.logits(feats)
 
 
+WHAT = "Independent network weights"
+
+
 def _resolve(path: str | Path | None) -> Path:
-    path = WEIGHTS_PATH if path is None else Path(path).expanduser()
-    if not path.is_file():
-        raise GenstyleError(
-            f"Independent network weights {path} do not exist. The project ships them at {WEIGHTS_PATH}; "
-            f"restore that file from the repository or retrain with `{TRAIN_COMMAND}`."
-        )
-    return path
+    return resolve(path, WEIGHTS_PATH, WHAT, TRAIN_COMMAND)
 
 
 def weights_sha256(path: str | Path | None = None) -> str:
     """Hex sha256 of the weights file: the cache key and the name of anything computed with it."""
-    digest = hashlib.sha256()
-    with _resolve(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(_resolve(path))
 
 
 def read_checkpoint(path: str | Path | None = None, expected_sha256: str | None = None) -> dict[str, Any]:
@@ -160,28 +152,7 @@ def read_checkpoint(path: str | Path | None = None, expected_sha256: str | None 
             f"deliberate retraining (`{TRAIN_COMMAND}`), put the new hash in SHIPPED_SHA256 of "
             "genstyle/classifier/independent.py and re-measure the documented numbers.",
         )
-    try:
-        payload = torch.load(resolved, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        lines = [line.strip() for line in str(err).splitlines() if "WeightsUnpickler error" in line]
-        reason = lines[0] if lines else str(err).splitlines()[0]
-        raise GenstyleError(
-            f"Refusing to load independent network weights {resolved}: the file holds Python objects other "
-            f"than tensors and plain values, which could run code when loaded ({reason}). Use the shipped "
-            f"file or one written by `{TRAIN_COMMAND}`."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise GenstyleError(
-            f"Independent network weights {resolved} are unreadable ({type(err).__name__}: {err}). Restore "
-            f"the shipped file or retrain with `{TRAIN_COMMAND}`."
-        ) from None
-    require(
-        isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict)
-        and payload.get("format_version") == FORMAT_VERSION,
-        f"Independent network weights {resolved} are not a version-{FORMAT_VERSION} genstyle independent "
-        f"network file (a dict with 'format_version' and 'state_dict'). Retrain with `{TRAIN_COMMAND}`.",
-    )
-    return payload
+    return load_payload(resolved, WHAT, TRAIN_COMMAND, FORMAT_VERSION)
 
 
 def load_independent(path: str | Path | None = None, expected_sha256: str | None = None) -> IndependentClassifier:
