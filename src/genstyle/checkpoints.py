@@ -133,8 +133,11 @@ def check_resumable(ckpt_path: str, model: pl.LightningModule) -> None:
             f"{type(model).__qualname__}; resume with the same model=... (and settings) as the run that wrote it."
         )
     own = model.state_dict()
-    mismatched = [k for k, v in checkpoint["state_dict"].items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
-    missing = [k for k in own if k not in checkpoint["state_dict"]]
+    state = checkpoint["state_dict"]
+    if hasattr(model, "upgraded_state_dict"):  # a family whose state-dict layout changed (stargan_v2's averages)
+        state = model.upgraded_state_dict(state)
+    mismatched = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
+    missing = [k for k in own if k not in state]
     if mismatched or missing:
         example = (mismatched or missing)[0]
         raise GenstyleError(

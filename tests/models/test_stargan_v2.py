@@ -18,7 +18,7 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from genstyle.callbacks.multidomain_evaluation import MultiDomainSettings, evaluate_multidomain
-from genstyle.checkpoints import load_model
+from genstyle.checkpoints import check_resumable, load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.stylize import stylize
 from genstyle.cli.train import train
@@ -231,6 +231,7 @@ def test_checkpoints_written_before_the_recipe_held_the_averages_load_unchanged(
     stored["ema_decay"] = stored.pop("recipe")["ema"]["decay"]
     checkpoint["state_dict"] = old_state
     torch.save(checkpoint, tmp_path / "old.ckpt")
+    check_resumable(str(tmp_path / "old.ckpt"), model)  # a run can resume from it (Lightning loads it through load_state_dict)
     old, _ = load_model(tmp_path / "old.ckpt")
     assert old.recipe == model.recipe and old.has_ema and int(old.ema_updates) == 2
     now = model.state_dict()

@@ -145,10 +145,15 @@ class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, Genera
         self.register_buffer("sample_source_labels", torch.zeros(sample_pool_size, dtype=torch.long))
         self.register_buffer("sample_source_count", torch.zeros((), dtype=torch.long))
 
+    def upgraded_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """A checkpoint's state dict in the current layout, also one written before the moving
+        averages moved into the recipe (`OLD_EMA_KEYS`); `checkpoints.check_resumable` asks it too."""
+        return current_state_dict(state_dict, self.has_ema)
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Also the checkpoints written before the moving averages moved into the recipe
-        (`OLD_EMA_KEYS`), for `load_model` and for Lightning's resume alike."""
-        return super().load_state_dict(current_state_dict(state_dict, self.has_ema), strict=strict, assign=assign)
+        """Also the checkpoints written before the moving averages moved into the recipe, for
+        `load_model` and for Lightning's resume alike."""
+        return super().load_state_dict(self.upgraded_state_dict(state_dict), strict=strict, assign=assign)
 
     def check_networks(self) -> None:
         """Fail at build time, naming the config keys, when the networks' settings disagree."""
