@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -38,7 +39,7 @@ class Case:
     slow: bool = False  # the same path as a default case (another file, another CLI): run with -m slow
 
 
-T, G, E, S, C = "train.py", "generate.py", "evaluate.py", "stylize.py", "compare.py"
+T, G, E, S, C, R = "train.py", "generate.py", "evaluate.py", "stylize.py", "compare.py", "rate.py"
 FAST_TRAIN = ("logger=csv", "~callbacks.evaluation", "trainer.accelerator=cpu", "data.download=false")
 
 CASES = [
@@ -68,6 +69,12 @@ CASES = [
     Case("train-val-size-larger-than-data", T, ("data.val_size=70000", "data.root={fmnist}", *FAST_TRAIN), r"data\.val_size=70000 leaves no training images \(60000 in total\)"),
     Case("train-wandb-png-not-an-image", T, ("data=image_folder", "data.root={not_images}", "logger=wandb", "~callbacks.evaluation", "trainer.accelerator=cpu"), r"cannot read image {not_images}/fake\.png \(cannot identify image file", slow=True),
     Case("train-read-only-run-dir", T, ("hydra.run.dir=/sys/genstyle-run",), r"hydra\.run\.dir=/sys/genstyle-run: the run directory cannot be created"),
+    Case("train-several-devices-without-ddp", T, ("trainer.devices=3", "data.root={fmnist}", *FAST_TRAIN),
+         r"trainer\.devices=3: training on several devices needs the DDP settings: trainer=ddp_cpu"),
+    Case("train-run-dir-holds-a-run", T, ("hydra.run.dir={old_run}", "data.root={fmnist}", *FAST_TRAIN),
+         r"hydra\.run\.dir={old_run} already holds a run.*ckpt_path=last.*overwrite=true"),
+    Case("train-search-space-reversed", T, ("-m", "hparams_search=vae_optuna", "model.beta=interval(4.0, 0.25)", "hydra.sweep.dir={user}/sweep"),
+         r"model\.beta: interval\(4\.0, 0\.25\) has its low bound above its high bound; write interval\(0\.25, 4\.0\)"),
     # --- generate.py ------------------------------------------------------------------------------
     Case("generate-no-checkpoint-given", G, (), r"ckpt_path is required"),
     Case("generate-missing-checkpoint", G, ("ckpt_path={missing}/x.ckpt",), r"ckpt_path=.*no such file"),
@@ -75,12 +82,14 @@ CASES = [
     Case("generate-directory-as-checkpoint", G, ("ckpt_path={empty}",), r"ckpt_path={empty} is a folder, not a checkpoint file", slow=True),
     Case("generate-other-program-checkpoint", G, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
     Case("generate-code-in-pickle", G, ("ckpt_path={evil_ckpt}", "out={user}/evil.png"), r"refused by the safe loader"),
-    Case("generate-zero-images", G, ("ckpt_path={vae_ckpt}", "n=0"), r"n=0 must be a positive integer"),
-    Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n=abc must be a positive integer", slow=True),
+    Case("generate-zero-images", G, ("ckpt_path={vae_ckpt}", "n=0"), r"n=0: must be an integer in \[1, 1_000_000\]"),
+    Case("generate-wrong-type-n", G, ("ckpt_path={vae_ckpt}", "n=abc"), r"n='abc': must be an integer in \[1, 1_000_000\]", slow=True),
     Case("generate-labels-for-unconditional", G, ("ckpt_path={vae_ckpt}", "labels=[3]", "out={user}/l.png"), r"labels=.*not class-conditional"),
     Case("generate-output-inside-a-file", G, ("ckpt_path={vae_ckpt}", "out={existing_png}/x.png"), r"out=.*result\.png/x\.png: .*result\.png is a file", slow=True),
     Case("generate-existing-output", G, ("ckpt_path={vae_ckpt}", "out={existing_png}"), r"out=.*result\.png: 1 output file already exists.*overwrite=true"),
     Case("generate-huge-grid", G, ("ckpt_path={vae_ckpt}", "n=200000", "out={user}/big.png"), r"n=200000 with grid=true would be a single \d+x\d+-pixel PNG.*grid=false"),
+    Case("generate-device-without-gpu", G, ("ckpt_path={vae_ckpt}", "device=cuda:99", "out={user}/c.png"), r"device=cuda:99: this machine has (no CUDA GPU|\d+ CUDA GPU)"),
+    Case("generate-seed-not-a-number", G, ("ckpt_path={vae_ckpt}", "seed=abc", "out={user}/s.png"), r"seed='abc': must be an integer in \[0, 4_294_967_295\]"),
     Case("generate-read-only-output", G, ("ckpt_path={vae_ckpt}", "out=/sys/genstyle/grid.png"), r"Could not write .*/sys/genstyle"),
     # --- evaluate.py ------------------------------------------------------------------------------
     Case("evaluate-unknown-key", E, ("samples=10",), r"Key 'samples' is not in struct"),
@@ -89,7 +98,9 @@ CASES = [
     Case("evaluate-wrong-size-images", E, ("generated={wrong_size}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"generated={wrong_size}: 4 of 64x64, but the metrics compare 28x28 images"),
     Case("evaluate-other-program-checkpoint", E, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
     Case("evaluate-translation-checkpoint", E, ("ckpt_path={cyclegan_ckpt}",), r"holds a CycleGAN translation model, which has no samples of its own"),
-    Case("evaluate-zero-samples", E, ("ckpt_path={vae_ckpt}", "num_samples=0"), r"num_samples=0 .*fewer than metrics\.min_samples"),
+    Case("evaluate-zero-samples", E, ("ckpt_path={vae_ckpt}", "num_samples=0"), r"num_samples=0: must be an integer in \[1, 1_000_000\]"),
+    Case("evaluate-seed-not-a-number", E, ("ckpt_path={vae_ckpt}", "seed=abc"), r"seed='abc': must be an integer in \[0, 4_294_967_295\]"),
+    Case("evaluate-zero-batch-size", E, ("ckpt_path={vae_ckpt}", "batch_size=0"), r"batch_size=0: must be an integer in \[1, 100_000\]"),
     # --- stylize.py -------------------------------------------------------------------------------
     Case("stylize-model-cannot-stylize", S, ("ckpt_path={vae_ckpt}", "content={gray}", "style={gray}", "out={user}/s.png"), r"cannot stylize or translate"),
     Case("stylize-colour-image-for-gray-model", S, ("ckpt_path={cvae_ckpt}", "content={rgb}", "style={gray}", "out={user}/s.png"), r"{rgb} is a colour \(RGB\) image but the model works on grayscale"),
@@ -97,9 +108,23 @@ CASES = [
     Case("stylize-output-inside-a-file", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}/r.png"), r"out=.*result\.png/r\.png: .*result\.png is a file"),
     Case("stylize-broken-link-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={broken_link}", "out={user}/s.png"), r"style={broken_link}: no such image file"),
     Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"cannot read image {not_images}/fake\.png \(cannot identify image file", slow=True),
+    Case("stylize-image-name-for-a-folder", S, ("ckpt_path={cvae_ckpt}", "content={wrong_size}", "style={gray}", "out={user}/x.png"),
+         r"out=.*x\.png names an image file, but content=.*wrong_size is a folder of 4 images"),
+    Case("stylize-content-labels-list", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "content_labels=[shirt,coat]", "out={user}/l.png"),
+         r"content_labels=\['shirt', 'coat'\]: content_labels is one class .* not a list"),
+    Case("stylize-animated-image", S, ("ckpt_path={cvae_ckpt}", "content={animated}", "style={gray}", "out={user}/a.png"),
+         r"anim\.gif is an animated image \(2 frames\); give a still image"),
+    Case("stylize-unbounded-n-styles", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "target=coat", "n_styles=100000", "out={user}/n.png"),
+         r"n_styles=100000: must be an integer in \[1, 256\]"),
     # --- compare.py -------------------------------------------------------------------------------
     Case("compare-missing-folder", C, ("{missing}",), r"{missing}: no such directory"),
     Case("compare-empty-folder", C, ("{empty}",), r"{empty} holds no runs"),
+    Case("compare-run-listed-twice", C, ("{vae_run}", "{vae_run}", "--out", "{user}/report"), r"{vae_run} is given twice; each run would enter the means"),
+    Case("compare-file-given-as-run", C, ("{existing_png}",), r"{existing_png} is a file, not a directory"),
+    Case("compare-read-only-out", C, ("{vae_run}", "--out", "/sys/genstyle-report"), r"--out /sys/genstyle-report: cannot write the report there .*--out <folder>"),
+    # --- rate.py ----------------------------------------------------------------------------------
+    Case("rate-duplicated-vote", R, ("score={votes_duplicated}", "write_eval=false"), r"vote 41 of 41: pair 0 is voted on twice"),
+    Case("rate-vote-for-missing-pair", R, ("score={votes_missing_pair}", "write_eval=false"), r"vote 1 of 40: field \"pair\" is 999, which is not a pair"),
     Case("compare-unknown-option", C, ("{old_run}", "--bogus"), r"unrecognized arguments: --bogus"),
 ]
 
@@ -139,7 +164,7 @@ def user(tmp_path_factory, fmnist_root) -> dict[str, str]:
     home = tmp_path_factory.mktemp("user")
     vae_run, cvae_run = trained_run(base, fmnist_root, "vae"), trained_run(base, fmnist_root, "cvae")
     cyclegan_run = trained_run(base, fmnist_root, "cyclegan", "data=fashion_unpaired", "data.domain_a=sneaker", "data.domain_b=ankle_boot")
-    paths = {"user": home, "fmnist": fmnist_root, "missing": home / "does-not-exist"}
+    paths = {"user": home, "fmnist": fmnist_root, "missing": home / "does-not-exist", "vae_run": vae_run}
     paths["vae_ckpt"] = Path(shutil.copy(vae_run / "checkpoints" / "last.ckpt", home / "vae.ckpt"))
     paths["cvae_ckpt"] = Path(shutil.copy(cvae_run / "checkpoints" / "last.ckpt", home / "cvae.ckpt"))
     paths["cyclegan_ckpt"] = Path(shutil.copy(cyclegan_run / "checkpoints" / "last.ckpt", home / "cyclegan.ckpt"))
@@ -161,6 +186,15 @@ def user(tmp_path_factory, fmnist_root) -> dict[str, str]:
     (paths.setdefault("wrong_size", home / "wrong_size")).mkdir()
     for i in range(4):
         png(paths["wrong_size"] / f"{i}.png", rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    frames = [Image.fromarray(np.full((28, 28), v, np.uint8)) for v in (0, 255)]
+    frames[0].save(paths.setdefault("animated", home / "anim.gif"), save_all=True, append_images=frames[1:])
+    from tests.rating.test_score import always_a, votes_file
+
+    for name, change in (("votes_duplicated", lambda d: d["votes"].append(dict(d["votes"][0]))),
+                         ("votes_missing_pair", lambda d: d["votes"][0].update(pair=999))):
+        doc = json.loads(votes_file(home / f"{name}.json", always_a).read_text())
+        change(doc)
+        (paths.setdefault(name, home / f"{name}.json")).write_text(json.dumps(doc))
     paths["broken_link"] = home / "style.png"
     os.symlink(home / "deleted.png", paths["broken_link"])
     # Fashion-MNIST files cut off in the middle of the gzip stream
@@ -211,7 +245,7 @@ def results(user, tmp_path_factory, request) -> dict[str, tuple[object, Path]]:
 
 def test_enough_cases_across_every_cli():
     assert len(CASES) >= 30 and len({c.id for c in CASES}) == len(CASES)
-    assert {c.script for c in CASES} == {T, G, E, S, C}
+    assert {c.script for c in CASES} == {T, G, E, S, C, R}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.slow] if c.slow else []) for c in CASES], ids=[c.id for c in CASES])

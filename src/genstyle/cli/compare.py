@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from genstyle.cli.outputs import unwritable
 from genstyle.errors import GenstyleError, report_user_errors
 from genstyle.files import write_text_atomic
 from genstyle.report.html import render
@@ -27,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_report(paths: list[Path], out: Path, title: str) -> Path:
     runs = find_runs(paths)
+    problem = unwritable(out)
+    if problem is not None:
+        raise GenstyleError(f"--out {out}: cannot write the report there ({problem}); give a writable folder with --out <folder>.")
     keys = metric_keys(runs)
     out.mkdir(parents=True, exist_ok=True)
     plots = [plot_curves(runs, key, out / f"curve_{slug(key)}.png") for key in curve_keys(runs)]

@@ -44,7 +44,7 @@ BOUNDS: dict[str, dict[str, Bound]] = {
                  "style_pairs": (INT, 1, 1_000_000, False),
                  **{f"metrics.{k}": v for k, v in METRIC_BOUNDS.items()}},
     "stylize": {"steps": (INT, 1, 100_000, False), "style_weight": (FLOAT, 0, 1e9, False),
-                "n_styles": (INT, 1, 256, True), "seed": (INT, 0, SEED_MAX, False)},
+                "n_styles": (INT, 1, 256, True), "seed": (INT, 0, SEED_MAX, False), "alpha": (FLOAT, 0, 1, True)},
     "rate": {"n": (INT, 1, 10_000, False), "seed": (INT, 0, SEED_MAX, False), "batch_size": (INT, 1, 100_000, False)},
 }
 NOT_NUMBERS = {"paths", "hydra"}  # folders, not options

@@ -3,6 +3,8 @@ exit 2 instead of a NotADirectoryError / FileExistsError traceback after minutes
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from genstyle.errors import GenstyleError
@@ -28,3 +30,18 @@ def check_output_location(path: Path, key: str = "out") -> None:
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """`1 image`, `2 images`."""
     return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why nothing can be written in `folder` (or the folders that would be created for it), or
+    None. The probe is a temporary folder in the nearest existing one, removed at once."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".genstyle-probe-", dir=existing))
+    except OSError as err:
+        return f"{err.strerror or err} at {existing}"
+    return None

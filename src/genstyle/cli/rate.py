@@ -87,12 +87,16 @@ def load_runs(specs: list[str], device: str) -> list[RatedRun]:
     return runs
 
 
-def dataset_images(name: str, split: str, cfg: DictConfig, channels: int, size: int) -> torch.Tensor:
+def dataset_split(name: str, split: str, cfg: DictConfig, channels: int, size: int):
     from genstyle.data.datamodule import ImageDataModule
 
     dm = ImageDataModule(dataset=name, root=cfg.data_root, download_dir=cfg.paths.data_dir, download=False, image_size=size,
                          channels=channels, num_classes=10, val_size=0)
-    return dm.load_split(split).images
+    return dm.load_split(split)
+
+
+def dataset_images(name: str, split: str, cfg: DictConfig, channels: int, size: int) -> torch.Tensor:
+    return dataset_split(name, split, cfg, channels, size).images
 
 
 def parse_real(spec: str) -> tuple[str, str]:
@@ -101,9 +105,13 @@ def parse_real(spec: str) -> tuple[str, str]:
     return name, split
 
 
+def seeded_order(count: int, n: int, seed: int) -> torch.Tensor:
+    require(count >= n, f"The data holds {count} images, fewer than n={n}; lower n.")
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 def seeded_pick(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    require(len(images) >= n, f"The data holds {len(images)} images, fewer than n={n}; lower n.")
-    return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+    return images[seeded_order(len(images), n, seed)]
 
 
 @torch.no_grad()
@@ -115,12 +123,17 @@ def draw_samples(model: GenerativeModule, n: int, seed: int, batch_size: int) ->
 
 
 @torch.no_grad()
-def stylize_all(model: GenerativeModule, content: torch.Tensor, style: torch.Tensor, batch_size: int) -> torch.Tensor:
+def stylize_all(model: GenerativeModule, content: torch.Tensor, style: torch.Tensor, batch_size: int,
+                labels: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """Every pair stylized; `labels` (the test split's true classes of the content and style images)
+    go to the models whose stylize takes them (conditional models), so none has to guess them."""
+    used = {k: v for k, v in (labels or {}).items() if k in getattr(model, "stylize_labels", ())}
     out = []
     for start in range(0, len(content), batch_size):
         c = content[start : start + batch_size].to(model.device)
         s = style[start : start + batch_size].to(model.device)
-        out.append(model.stylize(c, s).float().cpu())
+        extra = {k: v[start : start + batch_size].to(model.device) for k, v in used.items()}
+        out.append(model.stylize(c, s, **extra).float().cpu())
     return to_uint8(torch.cat(out))
 
 
@@ -155,12 +168,14 @@ def make_page(cfg: DictConfig) -> Path:
     if task == "stylize":
         dataset = {str((r.model.run_config or {}).get("data", {}).get("dataset")) for r in runs}
         require(len(dataset) == 1, f"runs: the style models were trained on different data ({', '.join(sorted(dataset))}); their results on one content/style pair need one data set.")
-        test = dataset_images(dataset.pop(), "test", cfg, channels, size)
-        content, style = seeded_pick(test, 2 * int(cfg.n), int(cfg.seed)).split(int(cfg.n))
+        test = dataset_split(dataset.pop(), "test", cfg, channels, size)
+        order = seeded_order(len(test.images), 2 * int(cfg.n), int(cfg.seed))
+        content, style = test.images[order].split(int(cfg.n))
+        labels = {} if test.labels is None else dict(zip(("content_labels", "style_labels"), test.labels[order].split(int(cfg.n)), strict=True))
         context = list(zip(content, style, strict=True))
         content_f, style_f = to_model_range(content), to_model_range(style)
         for run, entity in zip(runs, entities, strict=False):
-            images[entity.hidden_id] = stylize_all(run.model, content_f, style_f, int(cfg.batch_size))
+            images[entity.hidden_id] = stylize_all(run.model, content_f, style_f, int(cfg.batch_size), labels)
     else:
         for run, entity in zip(runs, entities, strict=False):
             images[entity.hidden_id] = draw_samples(run.model, int(cfg.n), int(cfg.seed), int(cfg.batch_size))

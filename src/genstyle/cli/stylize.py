@@ -26,16 +26,17 @@ from pathlib import Path
 
 import hydra
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
+from genstyle.cli.options import command
 from genstyle.cli.outputs import plural
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.directions import DIRECTIONS, target_domain
-from genstyle.errors import GenstyleError, report_user_errors, require
+from genstyle.errors import GenstyleError, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
@@ -69,6 +70,12 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
         f"{model.family} model's stylize takes no {key}. Drop {key}=.",
     )
     names = list(model.class_names()) if callable(getattr(model, "class_names", None)) else []
+    require(
+        not isinstance(value, (list, tuple, ListConfig)),
+        f"{key}={list(value)}: {key} is one class (a name or index) applied to every image, not a list. For images "
+        f"of different classes run stylize.py once per class (a folder each), or leave {key} unset so the "
+        "classifier labels each image.",
+    )
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (model.num_classes or 0):
         return value
     if isinstance(value, str) and value in names:
@@ -239,7 +246,7 @@ def stylize_latent(cfg: DictConfig, model: GenerativeModule, target: int, n_styl
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="stylize")
-@report_user_errors
+@command("stylize", interrupted="the results written before it stay; rerun with overwrite=true to redo them")
 def main(cfg: DictConfig) -> None:
     stylize(cfg)
 

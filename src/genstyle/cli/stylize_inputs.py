@@ -63,6 +63,11 @@ def output_paths(files: list[Path], content: Path, is_folder: bool, out: Path, o
     check_output_location(out)
     if is_folder:
         require(not out.is_file(), f"out={out} is a file, but content={content} is a folder: give a folder for out.")
+        require(
+            out.is_dir() or out.suffix.lower() not in IMAGE_SUFFIXES,
+            f"out={out} names an image file, but content={content} is a folder of {len(files)} images: give a folder "
+            f"for out (e.g. out={out.with_suffix('')}), where each result is written under its content file's name.",
+        )
         targets = [out / f.relative_to(content).with_suffix(".png") for f in files]
         seen: dict[Path, Path] = {}
         for source, target in zip(files, targets, strict=True):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from genstyle.errors import GenstyleError
+
+log = logging.getLogger("genstyle.data")
 
 FASHION_MNIST_CLASSES = (
     "t_shirt", "trouser", "pullover", "dress", "coat",
@@ -269,20 +273,79 @@ def list_images(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def decode_image(path: Path, channels: int, image_size: int) -> torch.Tensor:
-    """Decode one file to `(C, S, S)` uint8: converted to the channel count, resized to a square."""
+BACKGROUND = 0  # what transparent areas and square padding become: the black ground of Fashion-MNIST
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _faithful_pixels(img, path: Path, notes: Counter[str]):
+    """`img` as the file means it, in 8 bits: EXIF orientation applied, a 16-bit image scaled (not
+    clipped to white), transparent areas composited on the background, an animated image refused."""
+    from PIL import Image, ImageOps
+
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise GenstyleError(f"{path} is an animated image ({frames} frames); give a still image (e.g. its first frame saved as PNG).")
+    rotated = ImageOps.exif_transpose(img)
+    if rotated is not img and img.getexif().get(0x0112, 1) != 1:
+        notes["turned upright as their EXIF orientation says"] += 1
+    img = rotated
+    if img.mode in SIXTEEN_BIT_MODES or (img.mode == "I" and img.format == "PNG"):
+        array = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(np.rint(array / 257.0), 0, 255).astype(np.uint8), mode="L")  # 65535 -> 255
+        notes["16-bit, scaled to 8 bits"] += 1
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:  # some pixel is not opaque
+            ground = Image.new("RGBA", rgba.size, (BACKGROUND, BACKGROUND, BACKGROUND, 255))
+            img = Image.alpha_composite(ground, rgba)
+            notes["transparent areas composited on black (the data's background)"] += 1
+        img = img.convert("RGB")
+    return img
+
+
+def _pad_square(img, notes: Counter[str]):
+    """A non-square image padded with the background to a square, centred, instead of squashed."""
+    from PIL import Image
+
+    width, height = img.size
+    if width == height:
+        return img
+    side = max(width, height)
+    square = Image.new(img.mode, (side, side), BACKGROUND if img.mode == "L" else (BACKGROUND,) * len(img.mode))
+    square.paste(img, ((side - width) // 2, (side - height) // 2))
+    notes["not square, padded with black to a centred square (not stretched)"] += 1
+    return square
+
+
+def decode_image(path: Path, channels: int, image_size: int, notes: Counter[str] | None = None) -> torch.Tensor:
+    """Decode one file to `(C, S, S)` uint8, as its format says: EXIF orientation applied, 16 bits
+    scaled, transparency composited on the background, a non-square image padded (never squashed),
+    then converted to the channel count and resized. Every command that reads a user's images
+    decodes them here. Each conversion is counted in `notes` (what happened -> how many images);
+    without `notes` each one is logged at once."""
     from PIL import Image, UnidentifiedImageError
 
+    seen: Counter[str] = Counter() if notes is None else notes
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
+            img = _faithful_pixels(img, path, seen)
+            img = _pad_square(img.convert("L" if channels == 1 else "RGB"), seen)
             if img.size != (image_size, image_size):
                 img = img.resize((image_size, image_size), Image.Resampling.BICUBIC)
             array = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, ValueError) as err:
         raise GenstyleError(f"Cannot read image {path} ({err}). Remove or replace the file.") from None
+    if notes is None:
+        for what in seen:
+            log.warning("%s: %s.", path, what)
     tensor = torch.from_numpy(array.copy())
     return tensor.unsqueeze(0) if channels == 1 else tensor.permute(2, 0, 1)
+
+
+def conversion_notes(notes: Counter[str], where: str) -> list[str]:
+    """One line per kind of conversion `decode_image` counted, e.g. `data.root: 3 images transparent ...`."""
+    return [f"{where}: {n} image{'s' if n > 1 else ''} {what}." for what, n in notes.items()]
 
 
 def load_image_folder(root: str | Path, channels: int, image_size: int) -> ImageSet:
@@ -297,7 +360,10 @@ def load_image_folder(root: str | Path, channels: int, image_size: int) -> Image
             f"No images in {root} (looked recursively for {', '.join(sorted(IMAGE_SUFFIXES))}). "
             "Point data.root at a folder that holds image files."
         )
-    images = torch.stack([decode_image(p, channels, image_size) for p in paths])
+    notes: Counter[str] = Counter()
+    images = torch.stack([decode_image(p, channels, image_size, notes) for p in paths])
+    for line in conversion_notes(notes, str(root)):
+        log.warning(line)
     first_parts = [p.relative_to(root).parts for p in paths]
     labels, classes = None, ()
     if all(len(parts) >= 2 for parts in first_parts):

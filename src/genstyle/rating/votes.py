@@ -46,6 +46,26 @@ def _not_votes(path: Path, why: str) -> GenstyleError:
     )
 
 
+def vote_problem(vote: object, entities: dict, pairs: dict) -> str | None:
+    """What is wrong with one vote, naming the field; None when it is a vote on a pair of the page."""
+    if not isinstance(vote, dict):
+        return f"not an object but {type(vote).__name__}"
+    for field in ("pair", "choice", "left", "right"):
+        if field not in vote:
+            return f"field \"{field}\" is missing"
+    if vote["choice"] not in CHOICES:
+        return f"field \"choice\" is {vote['choice']!r}, expected one of {', '.join(CHOICES)}"
+    for side in ("left", "right"):
+        if vote[side] not in entities:
+            return f"field \"{side}\" is {vote[side]!r}, which is not an image id of this page"
+    pair = pairs.get(vote["pair"])
+    if pair is None:
+        return f"field \"pair\" is {vote['pair']!r}, which is not a pair of this page ({len(pairs)} pairs)"
+    if (pair.get("left"), pair.get("right")) != (vote["left"], vote["right"]):
+        return f"pair {vote['pair']} shows {pair.get('left')} | {pair.get('right')}, but the vote names {vote['left']} | {vote['right']}"
+    return None
+
+
 def read_votes(path: str | Path) -> VotesFile:
     path = Path(path).expanduser()
     if not path.is_file():
@@ -61,11 +81,15 @@ def read_votes(path: str | Path) -> VotesFile:
     entities, votes = data.get("entities"), data.get("votes")
     if not isinstance(entities, dict) or not isinstance(votes, list) or not isinstance(data.get("pairs"), list):
         raise _not_votes(path, "its entities, pairs or votes are missing")
-    parsed = []
-    for vote in votes:
-        ok = isinstance(vote, dict) and vote.get("choice") in CHOICES and vote.get("left") in entities and vote.get("right") in entities
-        if not ok:
-            raise _not_votes(path, f"a vote is malformed: {json.dumps(vote)[:120]}")
+    pairs = {p.get("index"): p for p in data["pairs"] if isinstance(p, dict)}
+    parsed, voted = [], set()
+    for number, vote in enumerate(votes, 1):
+        problem = vote_problem(vote, entities, pairs)
+        if problem is None and vote["pair"] in voted:
+            problem = f"pair {vote['pair']} is voted on twice; a page saves one vote per pair"
+        if problem is not None:
+            raise _not_votes(path, f"vote {number} of {len(votes)}: {problem}")
+        voted.add(vote["pair"])
         winner = {"left": vote["left"], "right": vote["right"], "tie": None}[vote["choice"]]
         source = lambda hid: str(entities[hid].get("source", hid))  # noqa: E731
         parsed.append(Vote(None if winner is None else source(winner), source(vote["left"]), source(vote["right"])))

@@ -108,7 +108,10 @@ def is_run_dir(path: Path) -> bool:
 def find_runs(paths: list[Path]) -> list[Run]:
     """Each path is a run directory or a sweep directory (all its job directories are read)."""
     runs: list[Run] = []
+    given: dict[Path, Path] = {}  # run directory -> the path it was found through
     for path in paths:
+        if path.exists() and not path.is_dir():
+            raise GenstyleError(f"{path} is a file, not a directory. Give a sweep directory (outputs/multirun/<date>/<time>) or run directories.")
         if not path.is_dir():
             raise GenstyleError(f"{path}: no such directory. Give a sweep directory (outputs/multirun/<date>/<time>) or run directories.")
         dirs = [path] if is_run_dir(path) else job_dirs(path)
@@ -117,6 +120,12 @@ def find_runs(paths: list[Path]) -> list[Run]:
                 f"{path} holds no runs: expected a run directory (with .hydra/overrides.yaml or metrics.json) "
                 "or a sweep directory containing such job directories."
             )
+        for d in dirs:
+            key = d.resolve()
+            if key in given:
+                how = "twice" if given[key] == path else f"twice (through {given[key]} and {path})"
+                raise GenstyleError(f"{d} is given {how}; each run would enter the means and plots twice. Give each run once.")
+            given[key] = path
         runs += [read_run(d) for d in dirs]
     label_runs(runs)
     return runs
