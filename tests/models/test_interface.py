@@ -81,7 +81,7 @@ def test_translate_target_is_the_domain_to_translate_into(tmp_path):
 def test_capabilities_answer_what_callers_used_to_read_from_names(tmp_path):
     assert build(tmp_path, "vae").has_prior_choice and build(tmp_path, "cvae").has_prior_choice
     assert not build(tmp_path, "dcgan").has_prior_choice
-    assert build(tmp_path, "adain").stylize_options == ()
+    assert build(tmp_path, "munit").stylize_options == ()  # adain names its alpha there
 
 
 def test_no_caller_reads_a_signature_or_a_family_name():

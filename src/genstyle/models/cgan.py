@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 from genstyle.errors import require
-from genstyle.models.base import evaluating
 from genstyle.models.class_conditioning import ConditionalStylize, require_num_classes
 from genstyle.models.gan import GAN
 
@@ -94,23 +93,12 @@ class ConditionalGAN(ConditionalStylize, GAN):
             self.train(was_training)
         return best_z
 
-    @torch.no_grad()
-    def stylize(
-        self,
-        content: torch.Tensor,
-        style: torch.Tensor,
-        *,
-        content_labels: torch.Tensor | None = None,
-        style_labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """`content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] -> `(B, C, H, W)` in [-1, 1]:
-        the style image's latent code decoded with the content image's class. Labels not given come
-        from the attached classifier (inversion needs the style image's class too).
-
-        A GAN has no encoder, so the style code is found by inversion (`invert`): an approximation
-        that costs `inversion_restarts * (inversion_steps + 1)` generator passes per batch, not one.
+    def style_code(self, style: torch.Tensor, style_labels: torch.Tensor) -> torch.Tensor:
+        """The style images' latent codes `(B, latent_dim)`. A GAN has no encoder, so they are found by
+        inversion (`invert`, which needs the style images' class too): an approximation that costs
+        `inversion_restarts * (inversion_steps + 1)` generator passes per batch, not one.
         Deterministic: the starting codes come from a fixed seed, not the global RNG."""
-        with evaluating(self):
-            content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
-            z = self.invert(style, style_labels)  # (B, latent_dim): the style code
-            return self.inference_network("generator")(z, content_labels).clamp(-1, 1)
+        return self.invert(style, style_labels)
+
+    def draw_with_class(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.inference_network("generator")(z, labels).clamp(-1, 1)

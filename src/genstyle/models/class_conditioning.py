@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 
 from genstyle.errors import GenstyleError, require
+from genstyle.modes import evaluating
 
 NO_LABELS_HELP = (
     "Train conditional models on data with classes: data=fashion_mnist (or mnist, cifar10), or "
@@ -154,6 +155,16 @@ class ConditionalStylize:
             )
         classifier = self._classifier.to(self.device) if isinstance(self._classifier, torch.nn.Module) else self._classifier
         return classifier(images).argmax(dim=1)
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels=None) -> torch.Tensor:
+        """`content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] -> `(B, C, H, W)` in
+        [-1, 1]: the style image's latent code (`style_code`, in the style image's class) drawn with
+        the content image's class (`draw_with_class`). Labels not given come from the attached
+        classifier."""
+        with evaluating(self):
+            content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
+            return self.draw_with_class(self.style_code(style, style_labels), content_labels)
 
     def stylize_inputs(
         self, content: torch.Tensor, style: torch.Tensor, content_labels, style_labels

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from genstyle.models.base import evaluating
 from genstyle.models.class_conditioning import ConditionalStylize, require_num_classes
 from genstyle.models.vae import VAE
 
@@ -25,19 +24,9 @@ class ConditionalVAE(ConditionalStylize, VAE):
         require_num_classes("cvae", num_classes)
         super().__init__(*args, num_classes=num_classes, **kwargs)
 
-    @torch.no_grad()
-    def stylize(
-        self,
-        content: torch.Tensor,
-        style: torch.Tensor,
-        *,
-        content_labels: torch.Tensor | None = None,
-        style_labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """`content` `(B, C, H, W)` and `style` `(B or 1, C, H, W)` in [-1, 1] -> `(B, C, H, W)` in [-1, 1]:
-        the style image's posterior-mean latent decoded with the content image's class. Labels not
-        given come from the attached classifier (the encoder needs the style image's class too)."""
-        with evaluating(self):
-            content, style, content_labels, style_labels = self.stylize_inputs(content, style, content_labels, style_labels)
-            mean, _ = self.encode(style, style_labels)  # (B, latent_dim): the style code
-            return self.decode_mean(mean, content_labels)
+    def style_code(self, style: torch.Tensor, style_labels: torch.Tensor) -> torch.Tensor:
+        """The style images' posterior means `(B, latent_dim)` (the encoder needs their class too)."""
+        return self.encode(style, style_labels)[0]
+
+    def draw_with_class(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.decode_mean(z, labels)
