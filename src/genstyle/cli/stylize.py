@@ -104,17 +104,18 @@ def attach_classifier(model: GenerativeModule, labels: dict[str, int]) -> None:
 
 def run_model(
     model: GenerativeModule, mode: str, content: torch.Tensor, style: torch.Tensor | None, direction: str | None,
-    labels: dict[str, int] | None = None,
+    labels: dict[str, int] | None = None, options: dict | None = None,
 ) -> torch.Tensor:
     """`(N, C, H, W)` results in [-1, 1], in batches of BATCH. `labels` (conditional models):
-    `content_labels` / `style_labels` class indices applied to every image."""
+    `content_labels` / `style_labels` class indices applied to every image; `options`: keyword
+    options of `stylize` (`alpha` for adain)."""
     results = []
     with torch.no_grad():
         for chunk in content.split(BATCH):
             chunk = chunk.to(model.device)
             if mode == "stylize":
                 extra = {k: torch.full((len(chunk),), v, dtype=torch.long, device=model.device) for k, v in (labels or {}).items()}
-                out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1), **extra)
+                out = model.stylize(chunk, style.to(model.device).expand(len(chunk), -1, -1, -1), **extra, **(options or {}))
             else:
                 out = model.translate(chunk, target_domain(direction))
             require(
@@ -178,6 +179,14 @@ def stylize(cfg: DictConfig) -> list[Path]:
     require(cfg.ckpt_path is not None, "Give ckpt_path=<.ckpt file> of a model that can stylize or translate, or method=optimise to stylize without one.")
     model, _ = load_model(cfg.ckpt_path, cfg.device)
     apply_inference_options(model, cfg.get("use_ema"))
+    options = {}
+    if cfg.get("alpha") is not None:
+        require(
+            "alpha" in model.stylize_options,
+            f"alpha={cfg.alpha} is the test-time style strength of models whose stylize takes it (adain); this "
+            f"{model.family} model has none. Drop alpha=.",
+        )
+        options["alpha"] = float(cfg.alpha)
     latent = latent_options(cfg, model)
     if latent is not None:
         return stylize_latent(cfg, model, *latent)
@@ -209,7 +218,7 @@ def stylize(cfg: DictConfig) -> list[Path]:
     images = torch.stack([load_image(f, "content", model.image_shape, cfg.convert_channels) for f in files])
     style = load_image(style_path, "style", model.image_shape, cfg.convert_channels)[None] if mode == "stylize" else None
 
-    results = run_model(model, mode, images, style, cfg.direction, labels)
+    results = run_model(model, mode, images, style, cfg.direction, labels, options)
     for i, target in enumerate(targets):
         if cfg.panel:
             row = [images[i], *([style[0]] if style is not None else []), results[i]]

@@ -27,8 +27,8 @@ def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
     from genstyle.pixels import to_uint8
     from genstyle.stylization.optimise import optimise_style
 
-    for key in ("direction", "content_labels", "style_labels"):
-        require(cfg.get(key) is None, f"{key}= is for trained models; method=optimise takes content=, style= and out= only. Drop {key}=.")
+    for key in ("direction", "content_labels", "style_labels", "alpha"):
+        require(cfg.get(key) is None, f"{key}= is for trained models; method=optimise takes content=, style= and out= only (its strength is style_weight=). Drop {key}=.")
     require(cfg.get("ckpt_path") is None, "method=optimise uses no checkpoint; drop ckpt_path= (or drop method=optimise to apply the checkpoint's model).")
     require(cfg.style is not None, "method=optimise needs style=<image file> (the style exemplar).")
     steps, weight = int(cfg.steps), float(cfg.style_weight)

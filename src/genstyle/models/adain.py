@@ -144,19 +144,31 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
     def features(self, x: torch.Tensor, n_stages: int = 2) -> list[torch.Tensor]:
         return self.encoder.stage_outputs(x, n_stages)
 
-    def transfer(self, content: torch.Tensor, style: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
-        """Differentiable in the decoder: AdaIN on both stages, then decode (with `decoder`, by
-        default the trained one)."""
+    def transfer(self, content: torch.Tensor, style: torch.Tensor, decoder: nn.Module | None = None, alpha: float = 1.0) -> torch.Tensor:
+        """Differentiable in the decoder: AdaIN on both stages, taken `alpha` of the way from the
+        content's own features, `t = alpha AdaIN(f(c), f(s)) + (1 - alpha) f(c)` (Huang & Belongie's
+        test-time strength), then decode (with `decoder`, by default the trained one)."""
         (c1, c2), (s1, s2) = self.features(content), self.features(style)
-        return (decoder or self.decoder)(adain(c2, s2), adain(c1, s1), content)
+        t1, t2 = adain(c1, s1), adain(c2, s2)
+        if alpha != 1.0:  # alpha 1 stays bit for bit what the decoder was trained on
+            t1, t2 = alpha * t1 + (1 - alpha) * c1, alpha * t2 + (1 - alpha) * c2
+        return (decoder or self.decoder)(t2, t1, content)
 
-    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels=None) -> torch.Tensor:
+    @property
+    def stylize_options(self) -> tuple[str, ...]:
+        return ("alpha",)
+
+    def stylize(
+        self, content: torch.Tensor, style: torch.Tensor, *, content_labels=None, style_labels=None, alpha: float = 1.0
+    ) -> torch.Tensor:
         """Images with the structure of `content` and the style of `style`, `(B, C, H, W)` in
         [-1, 1]. `style` has B images or one, which is then used for every content image. No class
-        labels: given ones are refused (`check_stylize_inputs`)."""
+        labels: given ones are refused (`check_stylize_inputs`). `alpha` in [0, 1]: how far the
+        decoder's targets move from the content's own features (0) to the style's statistics (1)."""
+        require(0.0 <= float(alpha) <= 1.0, f"alpha={alpha} must be in [0, 1] (0: the content's own features, 1: full AdaIN).")
         content, style = self.check_stylize_inputs(content, style, content_labels, style_labels)
         with evaluating(self):
-            return self.transfer(content, style, self.inference_network("decoder"))
+            return self.transfer(content, style, self.inference_network("decoder"), float(alpha))
 
     # --- training ----------------------------------------------------------------------------
 
