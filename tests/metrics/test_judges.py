@@ -129,3 +129,14 @@ def test_the_linear_judge_cannot_tell_real_from_real(fmnist, one_thread) -> None
     assert result.ci95[0] <= 0.5 <= result.ci95[1] and abs(result.accuracy - 0.5) < 0.06 and result.p_value > 0.05, result
     assert (result.total, result.protocol["train_real"], result.protocol["test_generated"]) == (1000, 500, 500)
     assert result.protocol["judge"] == "linear"
+
+
+def test_a_model_half_of_whose_samples_are_noise_is_caught_half_the_time(fmnist, one_thread) -> None:
+    """The per-class shares: the judge calls the noise generated and the real-looking samples real,
+    so about half the samples and nearly all real images are called right."""
+    train, test = fmnist
+    noise = (torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    generated = torch.cat([noise, train.images[2000:2300]])
+    result = two_sample_test(generated, train.images[:600], test.images[:600], judge="cnn", seed=0, recipe=JudgeRecipe(epochs=3))
+    assert 0.35 < result.generated_accuracy < 0.7 and result.real_accuracy > 0.85, result
+    assert result.accuracy == pytest.approx((result.generated_accuracy + result.real_accuracy) / 2)
