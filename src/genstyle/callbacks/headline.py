@@ -34,10 +34,13 @@ def format_value(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
 
 
-def headline_line(epoch: int, max_epochs: int | None, step: int, metrics: Mapping[str, float]) -> str:
+def headline_line(epoch: int, max_epochs: int | None, step: int, metrics: Mapping[str, float], batches: int | None = None) -> str:
+    """`epoch 2/5 (step 16): ...`; when the optimiser steps are not the batches (adversarial families
+    step several optimisers per batch) both are said: `(step 3600 = optimiser steps, 1148 batches)`."""
     total = f"/{max_epochs}" if max_epochs and max_epochs > 0 else ""
     values = "  ".join(f"{k} {format_value(v)}" for k, v in metrics.items())
-    return f"epoch {epoch + 1}{total} (step {step}): {values}"
+    where = f"step {step}" if batches is None or batches == step else f"step {step} = optimiser steps, {batches} batches"
+    return f"epoch {epoch + 1}{total} ({where}): {values}"
 
 
 class HeadlineMetrics(pl.Callback):
@@ -46,17 +49,23 @@ class HeadlineMetrics(pl.Callback):
 
     def __init__(self, metrics: Sequence[str] = HEADLINE) -> None:
         self.metrics = tuple(metrics)
-        self._printed: set[int] = set()
+        self._printed: set[tuple[int, int]] = set()
+        self._last: dict[str, float] = {}
         self._pending: int | None = None  # an epoch trained without validation, printed once its metrics are reduced
 
     def _print(self, trainer: pl.Trainer, epoch: int) -> None:
-        if epoch in self._printed or not trainer.is_global_zero:
+        # once per epoch and step: a run validated twice in one epoch (val_check_interval, or the final
+        # evaluation of a run that max_time stops mid-epoch) shows both, the last as in the results block
+        key = (epoch, trainer.global_step)
+        if key in self._printed or not trainer.is_global_zero:
             return
         values = headline({k: v.item() if hasattr(v, "item") else v for k, v in trainer.callback_metrics.items()
                            if k.startswith("val/")}, self.metrics)
-        if values:
-            self._printed.add(epoch)
-            print(headline_line(epoch, trainer.max_epochs, trainer.global_step, values), flush=True)
+        if values and values != self._last:  # new numbers only: never the same line again at a later step
+            self._printed.add(key)
+            self._last = values
+            batches = trainer.fit_loop.epoch_loop.batch_progress.total.completed  # across epochs, kept on resume
+            print(headline_line(epoch, trainer.max_epochs, trainer.global_step, values, batches), flush=True)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The run in one line (Lightning's model-summary table is off: `trainer.enable_model_summary`)."""
@@ -72,7 +81,7 @@ class HeadlineMetrics(pl.Callback):
             self._print(trainer, trainer.current_epoch)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch not in self._printed:
+        if (trainer.current_epoch, trainer.global_step) not in self._printed:
             self._pending = trainer.current_epoch
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -80,6 +89,7 @@ class HeadlineMetrics(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(trainer)
+        self._print(trainer, trainer.current_epoch)  # a final evaluation after the last validation (max_time)
 
     def _flush(self, trainer: pl.Trainer) -> None:
         if self._pending is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -206,15 +207,18 @@ def evaluate(cfg: DictConfig) -> dict:
         ref = parse_reference(cfg.reference or default_reference(data_cfg, cfg.ckpt_path))
         check_min_samples(int(cfg.num_samples), cfg, f"num_samples={cfg.num_samples}")
         backend = build_backend(m["extractor"], channels, size, m["inception_weights"], m["classifier_weights"], cfg.device)
+        progress(f"reference statistics of {ref.label} ({m['extractor']} features)")
         reference = build_reference(cfg, backend, ref, channels, size)
         label_distribution = None
         if model.is_conditional:
             data_root = cfg.data_root or data_cfg.get("root")
             label_distribution = training_label_distribution(data_cfg, data_root, cfg.paths.data_dir)
+        progress(f"drawing {int(cfg.num_samples)} samples from {cfg.ckpt_path} (seed {int(cfg.seed)})")
         images = generate(model, int(cfg.num_samples), int(cfg.seed), int(cfg.batch_size), label_distribution)
         if model.has_encoder:  # the VAEs: active units and posterior statistics on the reference
             latent = vae_latent_for_reference(cfg, model, ref, channels, size)
         if model.is_conditional and cfg.cas:
+            progress("CAS: training a classifier on the samples, testing it on the real split")
             cas = cas_on_reference(cfg, model, ref, channels, size)
             if cas is None:
                 notes.append(f"CAS skipped: it tests on a data set's labelled split, so it needs reference=<dataset>:<split> "
@@ -239,14 +243,17 @@ def evaluate(cfg: DictConfig) -> dict:
             images, notes = load_folder(folder, channels, size, bool(cfg.resize), "generated")
             out_path = Path(cfg.out) if cfg.out else folder.parent / f"{folder.name}_eval.json"
         check_min_samples(len(images), cfg, f"generated={cfg.generated}")
+        progress(f"reference statistics of {ref.label} ({m['extractor']} features)")
         reference = build_reference(cfg, backend, ref, channels, size)
         source = {"generated": generated.label, "seed": int(cfg.seed)}
+    progress(f"FID, KID, IS, precision/recall of {len(images)} images")
     result = evaluate_features(
         backend(images), reference, metric_settings(m), mode_min_share=float(m["mode_min_share"]), min_samples=int(m["min_samples"])
     )
     metrics = dict(result.metrics)
     two_sample = None
     if cfg.two_sample:
+        progress(f"two-sample test: training the {cfg.two_sample} judge")
         two_sample = two_sample_on_reference(cfg, images, ref, channels, size)
         if two_sample is None:
             notes.append(f"two-sample test skipped: it trains its judge on the train split and scores on the test split of a "
@@ -277,6 +284,11 @@ def evaluate(cfg: DictConfig) -> dict:
     print_table(payload)
     print(f"\nWrote {out_path}")
     return payload
+
+
+def progress(what: str) -> None:
+    """One line per stage, so a run of minutes shows what it is doing (on stderr: stdout is the table)."""
+    print(f"evaluate: {what} ...", file=sys.stderr, flush=True)
 
 
 def two_sample_on_reference(cfg: DictConfig, images: torch.Tensor, ref: Reference, channels: int, size: int):

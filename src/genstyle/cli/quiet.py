@@ -17,9 +17,15 @@ IGNORED_WARNINGS = (
     (r".*isinstance\(treespec, LeafSpec\)", "Lightning internals vs. newer torch"),
     # Small debug runs log every step they have; Lightning warns that its default interval is longer.
     (r"The number of training batches \(\d+\) is smaller than the logging interval", "short runs log what they have"),
+    # The frozen networks some families train through (adain's classifier encoder, the metrics'
+    # extractors) are in eval mode on purpose; the run's summary line says what trains.
+    (r"Found \d+ module\(s\) in eval mode at the start of training", "frozen networks are meant to be in eval mode"),
 )
 IGNORED_LOG_PREFIXES = (
     "💡 Tip:",  # Lightning advertising its cloud logger on every run
+    # The accelerator inventory on every run; the run's summary line names the device it trains on,
+    # and Lightning still warns when a GPU is there but unused.
+    "GPU available:", "TPU available:", "HPU available:",
 )
 
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, ListConfig
 from genstyle.checkpoints import load_model
 from genstyle.cli.common import CONFIG_DIR
 from genstyle.cli.inference_options import apply_inference_options
+from genstyle.cli.model_list import capable_models
 from genstyle.cli.options import command
 from genstyle.cli.outputs import plural
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
@@ -41,10 +42,6 @@ from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
 
-CAPABLE_MODELS = (
-    "adain, munit, cvae and cgan (stylize: content=... style=...), "
-    "cyclegan (translate: content=... direction=a2b|b2a)"
-)
 BATCH = 64
 
 
@@ -56,7 +53,7 @@ def capability(model: GenerativeModule, ckpt_path: str) -> str:
         return "translate"
     raise GenstyleError(
         f"ckpt_path={ckpt_path} holds a {model.family} model ({type(model).__name__}), which cannot stylize or "
-        f"translate images. Models that can: {CAPABLE_MODELS}. Train one, e.g. `python train.py model=adain`."
+        f"translate images. Models that can: {capable_models()}. Train one, e.g. `python train.py model=adain`."
     )
 
 

@@ -38,8 +38,24 @@ def instantiate_group(group: DictConfig | None, **kwargs) -> list:
     return [hydra.utils.instantiate(node, **kwargs) for node in group.values() if node is not None and "_target_" in node]
 
 
+def check_several_devices(trainer_cfg: DictConfig) -> None:
+    """Several processes need the DDP configs (the data's own sampler hands each rank its share;
+    Lightning's default would replace it in every process and fail there, once per process)."""
+    devices = trainer_cfg.get("devices")
+    several = (isinstance(devices, int) and (devices > 1 or devices == -1)) or (
+        not isinstance(devices, (int, str)) and devices is not None and len(devices) > 1)
+    if several and trainer_cfg.get("use_distributed_sampler", True):
+        raise GenstyleError(
+            f"trainer.devices={devices}: training on several devices needs the DDP settings: trainer=ddp_cpu "
+            f"trainer.devices={devices} on CPU processes, or trainer=ddp trainer.devices={devices} on GPUs. "
+            "With one device, leave trainer.devices=1."
+        )
+
+
 def instantiate_trainer(trainer_cfg: DictConfig, callbacks: list, loggers: list) -> pl.Trainer:
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    check_several_devices(trainer_cfg)
 
     try:
         return hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
@@ -67,6 +83,8 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     model = hydra.utils.instantiate(cfg.model)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = instantiate_group(cfg.get("callbacks"))
+    if cfg.trainer.get("enable_progress_bar") is False:  # alone, without also removing the bar's callback
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     check_monitor_source(getattr(model, "monitor", None), callbacks)
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate_trainer(cfg.trainer, callbacks, loggers)
