@@ -10,7 +10,9 @@ training batch `x` with domains `y`, against a multi-task discriminator D:
 - G (and F, E), latent-guided then reference-guided: adversarial loss; style reconstruction
   |E(G(x, s), y') - s| (`lambda_sty`); diversity, minus |G(x, s1) - G(x, s2)| for two codes of the
   same target domain (`lambda_ds`, decayed linearly to 0 over `ds_decay_steps` iterations); cycle
-  |G(G(x, s), E(x, y)) - x| (`lambda_cyc`). Only G is updated by the reference-guided step.
+  |G(G(x, s), E(x, y)) - x| (`lambda_cyc`); optionally structure, |edges(G(x, s)) - edges(x)| of the
+  images normalised per image, so the source's layout and not its shade is kept (`lambda_struct`,
+  off by default). Only G is updated by the reference-guided step.
 
 Per batch, as in the reference solver (clovaai/stargan-v2 core/solver.py): two D steps, then the
 latent-guided G step (G, F and E) and the reference-guided G step (G), then the moving averages.
@@ -35,6 +37,7 @@ from genstyle.models.base import GenerativeModule, OptimizerFactory
 from genstyle.models.class_conditioning import ConditionalStylize, LabelConditioning
 from genstyle.models.components.augment import parse_policy
 from genstyle.models.components.losses import AdversarialLoss, gradient_norm, r1_penalty
+from genstyle.models.components.stargan_v2_nets import structure
 from genstyle.models.recipe import AdversarialRecipe, Recipe
 from genstyle.pixels import to_model_range, to_uint8
 
@@ -97,6 +100,7 @@ class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, Genera
         lambda_ds: float = 1.0,
         lambda_cyc: float = 1.0,
         r1_gamma: float = 1.0,
+        lambda_struct: float = 0.0,
         ds_decay_steps: int = 100_000,
         use_ema: bool = True,
         recipe: Recipe | None = None,
@@ -112,7 +116,8 @@ class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, Genera
             "sub-folder per class and data.num_classes set to their number.",
         )
         super().__init__(image_shape, num_classes, monitor, monitor_mode)
-        for key, value in (("lambda_sty", lambda_sty), ("lambda_ds", lambda_ds), ("lambda_cyc", lambda_cyc), ("r1_gamma", r1_gamma)):
+        weights = (("lambda_sty", lambda_sty), ("lambda_ds", lambda_ds), ("lambda_cyc", lambda_cyc), ("r1_gamma", r1_gamma), ("lambda_struct", lambda_struct))
+        for key, value in weights:
             require(value >= 0, f"model.{key}={value} must be >= 0.")
         require(ds_decay_steps >= 1, f"model.ds_decay_steps={ds_decay_steps} must be >= 1.")
         require(sample_pool_size >= 1, f"model.sample_pool_size={sample_pool_size} must be >= 1.")
@@ -122,7 +127,7 @@ class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, Genera
         self.style_encoder, self.discriminator = style_encoder, discriminator
         self.optimizer_factories = (g_optimizer, mapping_optimizer, style_encoder_optimizer, d_optimizer)
         self.adversarial = AdversarialLoss("non_saturating")
-        self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc, "r1": r1_gamma}
+        self.lambdas = {"sty": lambda_sty, "ds": lambda_ds, "cyc": lambda_cyc, "r1": r1_gamma, "struct": lambda_struct}
         self.ds_decay_steps = ds_decay_steps
         require(isinstance(channels_last, bool), f"model.channels_last={channels_last!r} must be true or false.")
         self.channels_last = channels_last
@@ -340,7 +345,12 @@ class StarGANv2(AdversarialRecipe, ConditionalStylize, LabelConditioning, Genera
         ds = (fake - self.generator(x, s2).detach()).abs().mean()
         cyc = (self.generator(fake, self.style_encoder(x, y)) - x).abs().mean()
         loss = adv + self.lambdas["sty"] * sty - self.diversity_weight() * ds + self.lambdas["cyc"] * cyc
-        return loss, {"adv": adv.detach(), "sty": sty.detach(), "ds": ds.detach(), "cyc": cyc.detach()}
+        terms = {"adv": adv.detach(), "sty": sty.detach(), "ds": ds.detach(), "cyc": cyc.detach()}
+        if self.lambdas["struct"] > 0:  # the source's layout kept: its shade-free edges against the result's
+            struct = (structure(fake) - structure(x)).abs().mean()
+            loss = loss + self.lambdas["struct"] * struct
+            terms["struct"] = struct.detach()
+        return loss, terms
 
     def d_step(self, opt_d, x: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor, style_fn) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """One D step: real `x` in its domains `y` against G(x, style_fn()) in `y_trg` (no gradient

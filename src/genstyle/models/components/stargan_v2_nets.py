@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -140,11 +141,21 @@ class Generator(nn.Module):
         max_width: int | None = None,
         n_down: int | None = None,
         n_bottleneck: int = 2,
+        skip_sizes: Sequence[int] = (),
     ) -> None:
         super().__init__()
         base_width, max_width = base_width or default_width(image_size), max_width or default_max_width(image_size)
         n_down = default_down(image_size, generator_bottleneck(image_size)) if n_down is None else n_down
         check_size(image_size, n_down, "model.generator")
+        sizes = [image_size // 2**i for i in range(1, n_down)]  # the encoder's maps between the input and the bottleneck
+        skip_sizes = sorted({int(size) for size in skip_sizes}, reverse=True)
+        require(
+            all(size in sizes for size in skip_sizes),
+            f"model.generator.skip_sizes={list(skip_sizes)}: a skip path joins an encoder map to the decoder map of the same "
+            f"size, and this generator's encoder has maps of {sizes or 'no size'} between its input and its bottleneck; "
+            "use some of those sizes, or [] for none.",
+        )
+        self.skip_sizes = tuple(skip_sizes)
         require(style_dim > 0 and n_bottleneck >= 0, f"model.generator: style_dim={style_dim} must be > 0, n_bottleneck={n_bottleneck} >= 0.")
         self.style_dim = style_dim
         dims = widths(base_width, max_width, n_down)
@@ -154,14 +165,41 @@ class Generator(nn.Module):
         self.decoder = nn.ModuleList(AdainResBlock(dims[-1], dims[-1], style_dim) for _ in range(n_bottleneck))
         self.decoder.extend(AdainResBlock(b, a, style_dim, upsample=True) for a, b in reversed(list(itertools.pairwise(dims))))
         self.to_image = nn.Sequential(nn.InstanceNorm2d(dims[0], affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dims[0], channels, 1))
+        # Skip paths: the encoder's map at each of `skip_sizes` (after its downsampling block),
+        # through a 1x1 convolution, added to the decoder's map of that size (after its upsampling
+        # block), so the source's layout at that scale reaches the output without the bottleneck.
+        width = {image_size // 2**i: dims[i] for i in range(n_down + 1)}
+        self.skips = nn.ModuleDict({str(size): nn.Conv2d(width[size], width[size], 1) for size in self.skip_sizes})
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        h = self.from_image(x)
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The encoder: `(B, C, S, S)` -> (the bottleneck map, {size: the map kept for its skip path})."""
+        h, kept = self.from_image(x), {}
         for block in self.encoder:
             h = block(h)
+            if h.shape[-1] in self.skip_sizes and h.shape[-1] not in kept:
+                kept[h.shape[-1]] = h
+        return h, kept
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        h, kept = self.encode(x)
         for block in self.decoder:
             h = block(h, s)
+            size = h.shape[-1]
+            if size in kept:
+                h = h + self.skips[str(size)](kept.pop(size))
         return self.to_image(h)
+
+
+def structure(x: torch.Tensor) -> torch.Tensor:
+    """`(B, C, H, W)` -> `(B, 1, H, W)`: the Sobel gradient magnitude of each image after normalising
+    it to mean 0 and standard deviation 1 (the channels averaged first): where its edges are, not
+    its shade or contrast. The source-structure loss of `model.lambda_struct` compares these."""
+    gray = x.mean(dim=1, keepdim=True)
+    gray = (gray - gray.mean(dim=(2, 3), keepdim=True)) / (gray.std(dim=(2, 3), keepdim=True) + 1e-5)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=x.device, dtype=x.dtype) / 8
+    kernels = torch.stack([kx, kx.t()])[:, None]  # (2, 1, 3, 3): d/dx, d/dy
+    grad = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), kernels)
+    return (grad.pow(2).sum(dim=1, keepdim=True) + 1e-8).sqrt()
 
 
 def pick(outputs: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
