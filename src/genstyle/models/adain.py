@@ -20,6 +20,7 @@ the image before it):
 | style: MSE of per-channel mean and std of f1, f2 between result and style | `style_weight` |
 | texture: MSE of the Gram matrices of f1, f2 between result and style | `gram_weight` |
 | pixels: MSE of mean, std and mean gradients of the pixels between result and style | `pixel_weight` |
+| background: mean abs(result - content) where the content is background (black, 1 px from the garment) | `background_weight` |
 
 With `adversarial_weight > 0` a discriminator (`model.discriminator`) judges the results against
 real training images and the decoder also learns to fool it (manual optimisation, one D and one
@@ -54,6 +55,17 @@ from genstyle.style_ops import (
 )
 
 
+def background_l1(result: torch.Tensor, content: torch.Tensor, level: float = -0.9) -> torch.Tensor:
+    """Mean `|result - content|` over the pixels where the content image is background: at most
+    `level` (black) and at least one pixel away from anything brighter, so the garment's own edge may
+    soften (the benchmark's background change, genstyle.metrics.background, as a loss). 0 when no
+    image of the batch has background."""
+    brightest = F.max_pool2d(content.amax(dim=1, keepdim=True), 3, stride=1, padding=1)
+    mask = (brightest <= level).to(result.dtype)  # (B, 1, H, W)
+    change = (result - content).abs().mean(dim=1, keepdim=True)
+    return (change * mask).sum() / mask.sum().clamp(min=1.0)
+
+
 class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
     family = "adain"
 
@@ -68,6 +80,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         style_weight: float = 10.0,
         gram_weight: float = 50.0,
         pixel_weight: float = 10.0,
+        background_weight: float = 0.0,
         reference_size: int = 32,
         monitor: str | None = None,
         monitor_mode: str = "min",
@@ -83,7 +96,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         super().__init__(image_shape, None, monitor, monitor_mode)
         weights = {
             "content": content_weight, "structure": structure_weight, "style": style_weight,
-            "gram": gram_weight, "pixel": pixel_weight, "adversarial": adversarial_weight,
+            "gram": gram_weight, "pixel": pixel_weight, "background": background_weight, "adversarial": adversarial_weight,
         }  # fmt: skip
         for key, value in weights.items():
             require(value >= 0, f"model.{key}_weight={value} must be >= 0.")
@@ -190,6 +203,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             "style": sum(style_terms),
             "gram": F.mse_loss(gram_matrix(r1), gram_matrix(s1)) + F.mse_loss(gram_matrix(r2), gram_matrix(s2)),
             "pixel": F.mse_loss(pixel_statistics(result), pixel_statistics(style)),
+            "background": background_l1(result, x),
         }
         return terms, result
 
