@@ -83,3 +83,10 @@ def test_a_live_lock_is_refused_and_a_dead_ones_is_taken_over(tmp_path):
     finally:
         release_run_lock(run)
     assert not (run / LOCK_NAME).exists()
+
+
+def test_the_printed_resume_command_never_overwrites():
+    from genstyle.cli.signals import resume_command
+
+    command = resume_command(["model=vae", "overwrite=true"], Path("/runs/a"))
+    assert command == "python train.py model=vae ckpt_path=last hydra.run.dir=/runs/a"

@@ -19,7 +19,7 @@ from types import FrameType
 
 from genstyle.errors import AbortedByUser, TrainingInterrupted
 
-DROPPED_ON_RESUME = ("ckpt_path=", "hydra.run.dir=", "+ckpt_path=")
+DROPPED_ON_RESUME = ("ckpt_path=", "hydra.run.dir=", "+ckpt_path=", "overwrite=")  # a resume never deletes the run
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
