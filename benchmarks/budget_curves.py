@@ -73,7 +73,7 @@ def run(args) -> int:
                 print(f"{run_dir.name}: done already (--again reruns it)", flush=True)
                 continue
             run_dir.mkdir(parents=True, exist_ok=True)
-            cmd = job_command(family, seed, args)
+            cmd = job_command(family, seed, args) + (["overwrite=true"] if args.again else [])  # a rerun replaces the run
             (run_dir / "command.txt").write_text(" ".join(cmd[1:]) + "\n")
             start = time.perf_counter()
             with (run_dir / "job.log").open("w") as log:
@@ -153,10 +153,13 @@ def history(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     chunk = int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split() if c.startswith("trainer.limit_train_batches=")))
-    points: dict[int, dict] = {}  # by epoch: the last line of each epoch that has an evaluation
+    # Epochs with an evaluation: those that drew its sample grid (later lines repeat the last
+    # evaluation's numbers until the next one).
+    evaluated = {int(p.stem.rpartition("_")[2]) for p in (run_dir / "eval_samples").glob("epoch_*.png")}
+    points: dict[int, dict] = {}  # by epoch: the last line of each evaluated epoch
     for line in path.read_text().splitlines():
         row = json.loads(line)
-        if "val/fid" in row:
+        if "val/fid" in row and int(row.get("epoch", 0)) in evaluated:
             epoch = int(row.get("epoch", 0))
             points[epoch] = {"iterations": (epoch + 1) * chunk, **{k: row[k] for k in METRICS if k in row}}
     return [points[e] for e in sorted(points)]
