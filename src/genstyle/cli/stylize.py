@@ -69,7 +69,7 @@ def class_index(value: int | str | None, key: str, model: GenerativeModule) -> i
     names = list(model.class_names()) if callable(getattr(model, "class_names", None)) else []
     require(
         not isinstance(value, (list, tuple, ListConfig)),
-        f"{key}={list(value)}: {key} is one class (a name or index) applied to every image, not a list. For images "
+        f"{key}={value}: {key} is one class (a name or index) applied to every image, not a list. For images "
         f"of different classes run stylize.py once per class (a folder each), or leave {key} unset so the "
         "classifier labels each image.",
     )
