@@ -104,7 +104,15 @@ def test_gmm_prior_is_fitted_sampled_and_switchable(make_cfg, real_images, one_t
     nll_gmm = model.nll_iwae(images[:16], None, k=8, prior="gmm").mean()
     assert torch.isfinite(nll_gmm)
     with pytest.raises(GenstyleError, match="model.prior=standard"):
-        apply_inference_options(build_vae(make_cfg), prior="gmm")
+        apply_inference_options(build_vae(make_cfg, "vae", "model.prior=standard"), prior="gmm")
+
+
+def test_vae_samples_from_the_fitted_mixture_by_default(make_cfg) -> None:
+    """model=vae ships prior=gmm (it won on the same checkpoint, docs/quality.md); the cVAE,
+    not measured, keeps N(0, I)."""
+    vae, cvae = build_vae(make_cfg), build_vae(make_cfg, "cvae")
+    assert vae.prior == "gmm" and vae.gmm is not None and vae.gmm.components == 10
+    assert cvae.prior == "standard" and cvae.gmm is None
 
 
 def test_training_fits_the_prior_and_reports_iwae_at_test(make_cfg, tmp_path, one_thread) -> None:
