@@ -251,7 +251,7 @@ def plot(runs: dict[str, dict[int, list[dict]]], cost_rows: dict, path: Path) ->
             if len(by_iter[x]) > 1:
                 ax.scatter([x * ratio] * len(by_iter[x]), by_iter[x], s=10, color=line.get_color(), alpha=0.5)
     ax.set_xlabel("training time, in DCGAN iterations (iterations x cost per iteration / DCGAN's)")
-    ax.set_ylabel("FID (10,000 test images)")
+    ax.set_ylabel("FID vs the 10,000 test images")
     ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
