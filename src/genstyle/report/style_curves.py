@@ -33,27 +33,47 @@ def curves(rows: list[dict]) -> dict[str, list[dict]]:
     return {name: sorted(group, key=lambda r: r.get("strength") or 0.0) for name, group in groups.items()}
 
 
-def plot_tradeoff(payload: dict, path: Path, title: str | None = None) -> Path:
-    """Write the plot of `payload['rows']` to `path` (PNG) and return it."""
-    rows = payload["rows"]
-    fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
+def _draw(ax, rows: list[dict], labels: bool) -> None:
     for index, (name, group) in enumerate(curves(rows).items()):
         xs, ys = [style_moved(r) for r in group], [100 * r["content_class"] for r in group]
         ax.plot(xs, ys, marker="o", ms=4, lw=1.4, color=f"C{index % 10}", label=name)
-        for row, x, y in zip(group, xs, ys, strict=True):
+        if not labels:
+            continue
+        for point, (row, x, y) in enumerate(zip(group, xs, ys, strict=True)):
             strength = f"{row['strength']:g}: " if row.get("strength") is not None else ""
-            ax.annotate(f"{strength}{row['fid']:.1f}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{index % 10}")
+            below = (index + point) % 2  # alternate above / below: neighbouring points' labels do not overlap
+            ax.annotate(f"{strength}{row['fid']:.1f}", (x, y), textcoords="offset points", xytext=(5, -11 if below else 4),
+                        fontsize=7, color=f"C{index % 10}")  # fmt: skip
     for row in rows:
         if row["name"] in COPIES:
             marker, label = COPIES[row["name"]]
-            x, y = style_moved(row), 100 * row["content_class"]
-            ax.plot([x], [y], marker=marker, ms=7, color="black", ls="none", label=f"{label} (FID {row['fid']:.2f})")
-    ax.set_xlabel("style moved: 1 - Gram distance (0 = content's statistics, 1 = style's)")
-    ax.set_ylabel("content kept: results in the content's class (%)")
-    protocol = payload.get("protocol", {})
-    ax.set_title(title or f"Style benchmark, {protocol.get('num_pairs', '?')} test pairs; labels: strength: FID", fontsize=9)
+            ax.plot([style_moved(row)], [100 * row["content_class"]], marker=marker, ms=7, color="black", ls="none",
+                    label=f"{label} (FID {row['fid']:.2f})")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+
+
+def plot_tradeoff(payload: dict, path: Path, title: str | None = None) -> Path:
+    """Write the plot of `payload['rows']` to `path` (PNG) and return it: on the left the whole
+    square with the copies at its corners, on the right the stylizers' points close up, each
+    labelled `strength: FID`."""
+    rows = payload["rows"]
+    fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=110)
+    _draw(full, rows, labels=False)
+    _draw(zoom, [r for r in rows if r["name"] not in COPIES], labels=True)
+    points = [(style_moved(r), 100 * r["content_class"]) for r in rows if r["name"] not in COPIES]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        pad_x, pad_y = max(0.02, 0.15 * (max(xs) - min(xs))), max(2.0, 0.15 * (max(ys) - min(ys)))
+        zoom.set_xlim(min(xs) - pad_x, max(xs) + 2 * pad_x)
+        zoom.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
+    for ax in (full, zoom):
+        ax.set_xlabel("style moved: 1 - Gram distance (0 = content's, 1 = style's)", fontsize=8)
+    full.set_ylabel("content kept: results in the content's class (%)", fontsize=8)
+    full.legend(fontsize=7, loc="lower left")
+    zoom.set_title("the stylizers close up; labels: strength: FID", fontsize=8)
+    protocol = payload.get("protocol", {})
+    network = f", scored in {protocol['network']}" if "network" in protocol else ""
+    full.set_title(title or f"Style benchmark, {protocol.get('num_pairs', '?')} test pairs{network}", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
