@@ -15,7 +15,7 @@ of the 55,000 images) and the evaluation callback measures FID, KID and precisio
 `--num-samples` samples against the test split after every `--eval-every` chunks (and after the
 first and the last); the two-sample test runs once, at the end. Each evaluation is a budget point:
 with no learning-rate schedule, the weights after k chunks are those of a k-chunk run. The VAE is
-run twice, `vae` (prior N(0, I), today's default) and `vae_gmm` (`model.prior=gmm`): the same
+run twice, `vae` (prior N(0, I), the default until the mixture won) and `vae_gmm` (`model.prior=gmm`, now the default): the same
 seed trains the same weights (fitting the mixture draws from its own generator), so the two rows
 differ only in the prior they sample from.
 """
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH_SIZE = 128
 # family label -> train.py overrides
 FAMILIES: dict[str, list[str]] = {
-    "vae": ["model=vae"],
+    "vae": ["model=vae", "model.prior=standard"],  # N(0, I), the default before prior=gmm
     "vae_gmm": ["model=vae", "model.prior=gmm"],
     "dcgan": ["model=dcgan"],
     "sngan": ["model=sngan"],
