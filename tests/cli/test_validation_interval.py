@@ -46,3 +46,17 @@ def test_interval_counted_across_epochs_is_left_alone():
     data = Data(3718)
     fit_validation_interval(t, data)
     assert t.val_check_interval == 200 and data.stages == []
+
+
+def test_several_devices_need_the_ddp_settings():
+    from omegaconf import OmegaConf
+
+    from genstyle.cli.train import check_several_devices
+    from genstyle.errors import GenstyleError
+
+    for devices in (1, "auto", None, [0]):
+        check_several_devices(OmegaConf.create({"devices": devices}))
+    check_several_devices(OmegaConf.create({"devices": 2, "use_distributed_sampler": False}))  # trainer=ddp_cpu
+    for devices in (3, -1, [0, 1]):
+        with pytest.raises(GenstyleError, match=r"trainer\.devices=.*needs the DDP settings: trainer=ddp_cpu"):
+            check_several_devices(OmegaConf.create({"devices": devices}))
