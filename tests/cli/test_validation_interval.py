@@ -60,3 +60,15 @@ def test_several_devices_need_the_ddp_settings():
     for devices in (3, -1, [0, 1]):
         with pytest.raises(GenstyleError, match=r"trainer\.devices=.*needs the DDP settings: trainer=ddp_cpu"):
             check_several_devices(OmegaConf.create({"devices": devices}))
+
+
+def test_progress_bar_off_alone(make_cfg):
+    """trainer.enable_progress_bar=false without also removing callbacks.rich_progress_bar."""
+    import pytorch_lightning as pl
+
+    from genstyle.cli.train import build
+
+    cfg = make_cfg("+callbacks.rich_progress_bar._target_=genstyle.callbacks.progress_bar.ProgressBar", "~callbacks.evaluation")
+    assert cfg.callbacks.rich_progress_bar is not None and cfg.trainer.enable_progress_bar is False
+    _, _, trainer = build(cfg)
+    assert not any(isinstance(c, pl.callbacks.ProgressBar) for c in trainer.callbacks)
