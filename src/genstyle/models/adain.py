@@ -44,7 +44,7 @@ from torch import nn
 from genstyle.errors import GenstyleError, require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
-from genstyle.models.recipe import AdversarialRecipe
+from genstyle.models.recipe import AdversarialRecipe, Recipe
 from genstyle.models.reference_pairs import ReferencePairs
 from genstyle.style_ops import (
     adain,
@@ -88,10 +88,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
         discriminator: nn.Module | None = None,
         d_optimizer: OptimizerFactory | None = None,
         loss: str = "non_saturating",
-        ema=None,
-        augment=None,
-        r1=None,
-        spectral_norm: bool = False,
+        recipe: Recipe | None = None,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode)
         weights = {
@@ -122,7 +119,7 @@ class AdaINTransfer(AdversarialRecipe, ReferencePairs, GenerativeModule):
             self.adversarial = AdversarialLoss(loss)
         self.init_reference(reference_size)  # real training images sample() draws pairs from
         self.check_networks()
-        self.init_recipe({"decoder": decoder}, [discriminator] if self.adversarial_on else [], ema, augment, r1, spectral_norm)
+        self.init_recipe({"decoder": decoder}, [discriminator] if self.adversarial_on else [], recipe)
 
     def check_networks(self) -> None:
         """One tiny pass at build time: the frozen encoder fixes the image shape the model can take."""

@@ -27,7 +27,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from genstyle.errors import require
 from genstyle.models.base import GenerativeModule, OptimizerFactory, evaluating
 from genstyle.models.components.losses import AdversarialLoss
-from genstyle.models.recipe import AdversarialRecipe
+from genstyle.models.recipe import AdversarialRecipe, Recipe
 from genstyle.models.reference_pairs import ReferencePairs
 from genstyle.style_ops import pixel_statistics, relative_distance
 
@@ -65,10 +65,7 @@ class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
         grid_size: int = 6,
         monitor: str | None = None,
         monitor_mode: str = "min",
-        ema=None,
-        augment=None,
-        r1=None,
-        spectral_norm: bool = False,
+        recipe: Recipe | None = None,
         compile: bool = False,
     ) -> None:
         super().__init__(image_shape, None, monitor, monitor_mode, compile=compile)
@@ -86,7 +83,7 @@ class MUNIT(AdversarialRecipe, ReferencePairs, GenerativeModule):
         self.init_reference(reference_size)  # real training images sample() draws pairs from
         self.check_networks()
         inference = {"content_encoder": content_encoder, "style_encoder": style_encoder, "decoder": decoder}
-        self.init_recipe(inference, [discriminator], ema, augment, r1, spectral_norm)
+        self.init_recipe(inference, [discriminator], recipe)
 
     def check_networks(self) -> None:
         """One tiny forward pass at build time, so mismatched network settings fail with the
