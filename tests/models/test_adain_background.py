@@ -39,7 +39,7 @@ def test_background_l1_counts_only_background_pixels_away_from_the_garment():
 
 def test_background_weight_adds_the_term_to_the_loss(make_cfg):
     torch.manual_seed(0)
-    plain = hydra.utils.instantiate(make_cfg(*OFF).model)
+    plain = hydra.utils.instantiate(make_cfg(*OFF, "model.background_weight=0").model)
     weighted = hydra.utils.instantiate(make_cfg(*OFF, "model.background_weight=3").model)
     weighted.decoder.load_state_dict(plain.decoder.state_dict())
     x = garment(4) + 0.05 * torch.rand(4, 1, 28, 28)
