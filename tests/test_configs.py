@@ -72,6 +72,8 @@ def test_model_builds_for_data(model, data, tmp_path):
         return
     if hasattr(module, "remember"):  # adain and munit sample pairs of the training images it keeps
         module.remember(real)
+    if getattr(module, "gmm", None) is not None:  # the VAE's default mixture prior is fitted after training
+        module.fit_prior(torch.randn(64, module.latent_dim, generator=torch.Generator().manual_seed(2)))
     labels = torch.arange(5) % module.num_classes if module.is_conditional else None
     images = module.sample(5, labels=labels, generator=torch.Generator().manual_seed(0))
     assert images.shape == (5, *module.image_shape)
