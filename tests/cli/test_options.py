@@ -74,8 +74,14 @@ def test_an_interrupt_is_one_line_and_its_exit_status(signum, status, capsys):
         raise AssertionError("the signal did not stop the command")
 
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SystemExit) as stop:
-        main(OmegaConf.create({"n": 4, "seed": 0}))
+    # As in a terminal: a runner that starts the suite in the background (SIGINT ignored) would
+    # otherwise swallow the SIGINT before Python sees it.
+    interactive = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main(OmegaConf.create({"n": 4, "seed": 0}))
+    finally:
+        signal.signal(signal.SIGINT, interactive)
     assert stop.value.code == status
     err = capsys.readouterr().err
     assert err == f"{signal.Signals(signum).name}: generate.py stopped before it finished; nothing to see.\n"
