@@ -74,8 +74,8 @@ def test_an_interrupt_is_one_line_and_its_exit_status(signum, status, capsys):
         raise AssertionError("the signal did not stop the command")
 
     before = signal.getsignal(signal.SIGTERM)
-    # As in a terminal: a runner that starts the suite in the background (SIGINT ignored) would
-    # otherwise swallow the SIGINT before Python sees it.
+    # Python's own SIGINT handler, as in a terminal, whatever the runner or an earlier test left
+    # installed (ignored, or a handler that does not raise): the suite once failed here.
     interactive = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(SystemExit) as stop:
