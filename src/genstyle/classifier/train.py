@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,8 @@ from genstyle.errors import GenstyleError, require
 from genstyle.files import save_torch_atomic
 from genstyle.modes import evaluating
 from genstyle.pixels import to_model_range
+
+ClassifierNet = TypeVar("ClassifierNet", bound=torch.nn.Module)
 
 
 @dataclass
@@ -86,17 +89,41 @@ def train(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.2
     )
+    return fit(
+        model, data, labels, cfg.epochs, cfg.batch_size, optimizer, schedule, generator,
+        transform=lambda x: augment(x, cfg.max_shift, cfg.flip, generator), log=log,
+    )  # fmt: skip
+
+
+def fit(
+    model: ClassifierNet,
+    data: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    label_smoothing: float = 0.0,
+    log: Callable[[str], None] = print,
+) -> ClassifierNet:
+    """The epoch loop both evaluation networks train with: batches in an order drawn from
+    `generator`, each `transform`ed (the augmentation, drawing from the same generator) and put in
+    the channels-last layout, one optimiser and schedule step per batch, a log line per epoch.
+    Returns the model in eval mode and the contiguous layout."""
+    steps_per_epoch = (len(data) + batch_size - 1) // batch_size
     start = time.perf_counter()
     model.train()
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         loss_sum, correct = 0.0, 0
         for step in range(steps_per_epoch):
-            index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = augment(data[index], cfg.max_shift, cfg.flip, generator).contiguous(memory_format=torch.channels_last)
+            index = order[step * batch_size : (step + 1) * batch_size]
+            x = transform(data[index]).contiguous(memory_format=torch.channels_last)
             y = labels[index]
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -104,7 +131,7 @@ def train(
             loss_sum += loss.item() * len(index)
             correct += int((logits.argmax(1) == y).sum())
         log(
-            f"epoch {epoch + 1}/{cfg.epochs}  train loss {loss_sum / len(data):.4f}  "
+            f"epoch {epoch + 1}/{epochs}  train loss {loss_sum / len(data):.4f}  "
             f"train acc (augmented) {correct / len(data):.4f}  {time.perf_counter() - start:.0f}s"
         )
     model.eval()

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from genstyle.classifier.independent import (
     FORMAT_VERSION,
@@ -32,7 +31,7 @@ from genstyle.classifier.independent import (
     IndependentClassifier,
     weights_sha256,
 )
-from genstyle.classifier.train import augment, evaluate
+from genstyle.classifier.train import augment, evaluate, fit
 from genstyle.data.sources import load_fashion_mnist
 from genstyle.errors import GenstyleError, require
 from genstyle.files import save_torch_atomic
@@ -86,30 +85,11 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warmup) / (total - warmup))))
     )
-    start = time.perf_counter()
-    model.train()
-    for epoch in range(cfg.epochs):
-        order = torch.randperm(len(data), generator=generator)
-        loss_sum, correct = 0.0, 0
-        for step in range(steps_per_epoch):
-            index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = augment(data[index], cfg.max_shift, True, generator)
-            x = cutout(x, cfg.cutout, generator).contiguous(memory_format=torch.channels_last)
-            y = labels[index]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.item() * len(index)
-            correct += int((logits.argmax(1) == y).sum())
-        log(
-            f"epoch {epoch + 1}/{cfg.epochs}  train loss {loss_sum / len(data):.4f}  "
-            f"train acc (augmented) {correct / len(data):.4f}  {time.perf_counter() - start:.0f}s"
-        )
-    model.eval()
-    return model.to(memory_format=torch.contiguous_format)
+    return fit(
+        model, data, labels, cfg.epochs, cfg.batch_size, optimizer, schedule, generator,
+        transform=lambda x: cutout(augment(x, cfg.max_shift, True, generator), cfg.cutout, generator),
+        label_smoothing=cfg.label_smoothing, log=log,
+    )  # fmt: skip
 
 
 def command_line(cfg: IndependentConfig, threads: int) -> str:
