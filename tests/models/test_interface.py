@@ -59,6 +59,10 @@ def test_every_stylizer_shares_the_signature_and_the_input_check(tmp_path, name)
         model.stylize(content, torch.zeros(1, 1, 14, 14), **labels)
     with pytest.raises(GenstyleError, match="NaN"):
         model.stylize(content, style * float("nan"), **labels)
+    one_infinite = content.clone()
+    one_infinite[1, 0, 5, 5] = float("inf")  # the rest in range: named as infinite, not as out of range
+    with pytest.raises(GenstyleError, match="content contains NaN or infinite values"):
+        model.stylize(one_infinite, style, **labels)
 
 
 def test_translate_target_is_the_domain_to_translate_into(tmp_path):

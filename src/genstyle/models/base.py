@@ -7,6 +7,7 @@ the families trained with manual optimisation (GAN, WGAN-GP, cGAN, CycleGAN, sty
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -135,8 +136,9 @@ class GenerativeModule(pl.LightningModule):
             f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}; resize and convert the images first.",
         )
         images = images.float()
-        require(bool(torch.isfinite(images).all()), f"{who} contains NaN or infinite values.")
-        low, high = float(images.min()), float(images.max())
+        # One read-back for both checks: min and max carry any NaN or infinity in the batch.
+        low, high = torch.stack(torch.aminmax(images)).tolist()
+        require(math.isfinite(low) and math.isfinite(high), f"{who} contains NaN or infinite values.")
         require(low >= -1 - 1e-3 and high <= 1 + 1e-3, f"{who} has values in [{low:.3g}, {high:.3g}]; images go in [-1, 1] (genstyle.pixels.to_model_range).")
         return images.to(self.device)
 
