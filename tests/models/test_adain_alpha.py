@@ -4,31 +4,16 @@ default and the trained path."""
 
 from __future__ import annotations
 
-import hydra
 import pytest
 import torch
-from torch import nn
 
 from genstyle.errors import GenstyleError
-
-OFF = ["model=adain", "callbacks.evaluation=null"]
-
-
-class Recorder(nn.Module):
-    """A decoder that keeps the targets it is given and returns the content pixels."""
-
-    def forward(self, t2: torch.Tensor, t1: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
-        self.targets = (t1, t2)
-        return pixels
+from tests.models.adain_helpers import Recorder, untrained_adain
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, fmnist_root):
-    from tests.conftest import compose_train
-
-    torch.manual_seed(0)
-    cfg = compose_train([f"data.root={fmnist_root}", *OFF], tmp_path_factory.mktemp("adain_alpha"))
-    return hydra.utils.instantiate(cfg.model).eval()
+    return untrained_adain(tmp_path_factory, fmnist_root, "adain_alpha").eval()
 
 
 @pytest.fixture(scope="module")

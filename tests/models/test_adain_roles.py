@@ -7,31 +7,16 @@ from __future__ import annotations
 
 import copy
 
-import hydra
 import pytest
 import torch
-from torch import nn
 
 from genstyle.style_ops import adain, channel_stats
-
-OFF = ["model=adain", "callbacks.evaluation=null"]
-
-
-class Recorder(nn.Module):
-    """A decoder that keeps the targets it is given and returns the content pixels."""
-
-    def forward(self, t2: torch.Tensor, t1: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
-        self.targets = (t1, t2)
-        return pixels
+from tests.models.adain_helpers import Recorder, untrained_adain
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, fmnist_root):
-    from tests.conftest import compose_train
-
-    torch.manual_seed(0)
-    cfg = compose_train([f"data.root={fmnist_root}", *OFF], tmp_path_factory.mktemp("adain_roles"))
-    return hydra.utils.instantiate(cfg.model)
+    return untrained_adain(tmp_path_factory, fmnist_root, "adain_roles")
 
 
 @pytest.fixture(scope="module")
