@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 
 from genstyle.errors import require
+from genstyle.pixels import to_model_range
 
 # (content, style, content_labels, style_labels) -> results, all (B, C, H, W) in [-1, 1].
 Stylizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -102,7 +103,7 @@ def stylize_grid(
     """(results, sources), both `(R, S, C, H, W)` float in [-1, 1]: every source of row r stylized
     with reference r. `images` are float in [-1, 1] (or uint8), indexed by the grid."""
     if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1
+        images = to_model_range(images)
     num_refs, num_sources = source_idx.shape
     content_idx = source_idx.flatten()
     style_idx = reference_idx.repeat_interleave(num_sources)

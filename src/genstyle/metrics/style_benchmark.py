@@ -46,6 +46,7 @@ from genstyle.errors import require
 from genstyle.metrics import source_dependence as sd
 from genstyle.metrics.background import background_change
 from genstyle.metrics.fidelity import fid
+from genstyle.pixels import to_model_range
 from genstyle.style_ops import gram_matrix, pixel_statistics, relative_distance
 
 # (content, style, content_labels, style_labels) -> results, all (B, 1, 28, 28) in [-1, 1].
@@ -177,8 +178,7 @@ def prepare_pairs(
     pool, held_out = split_halves(len(labels))
     content_idx, style_idx = (pool[i] for i in make_pairs(labels[pool], num_pairs, seed, classes))
     grid_refs, grid_sources = (pool[i] for i in sd.make_grid(labels[pool], grid[0], grid[1], seed, classes))
-    as_float = lambda x: x.float() / 127.5 - 1  # noqa: E731  uint8 -> [-1, 1]
-    content, style = as_float(images[content_idx]), as_float(images[style_idx])
+    content, style = to_model_range(images[content_idx]), to_model_range(images[style_idx])
     reference_idx = held_out[torch.isin(labels[held_out], labels[content_idx].unique())]
     reference = extract_features(images[reference_idx], model=classifier)["features"]
     content_features = extract_features(content, model=classifier)["features"]
