@@ -66,3 +66,19 @@ def relative_distance(result: torch.Tensor, style: torch.Tensor, content: torch.
 def check_style_count(n_content: int, n_style: int) -> None:
     """A style batch gives one style image per content image, or one for all of them."""
     require(n_style in (1, n_content), f"style has {n_style} images for {n_content} content images; give 1 or {n_content}.")
+
+
+BACKGROUND_LEVEL = -0.9  # model range; uint8 <= 12 of 255: Fashion-MNIST's black background
+BACKGROUND_MARGIN = 1  # pixels next to the garment that do not count as background
+
+
+def background_mask(content: torch.Tensor, margin: int = BACKGROUND_MARGIN, level: float = BACKGROUND_LEVEL) -> torch.Tensor:
+    """`(N, C, H, W)` in [-1, 1] -> bool `(N, 1, H, W)`: background pixels at least `margin` pixels
+    away from anything brighter than `level` (in every channel), so the garment's own edge, which a
+    softer result may blur by a pixel, is left out. The background change metric and the AdaIN
+    model's background loss both use it."""
+    require(content.ndim == 4 and margin >= 0, f"background_mask takes (N, C, H, W) images and margin >= 0, got {tuple(content.shape)}, {margin}.")
+    brightest = content.amax(dim=1, keepdim=True)
+    if margin > 0:
+        brightest = F.max_pool2d(brightest, 2 * margin + 1, stride=1, padding=margin)
+    return brightest <= level

@@ -47,7 +47,9 @@ from genstyle.models.components.losses import AdversarialLoss
 from genstyle.models.recipe import AdversarialRecipe, Recipe
 from genstyle.models.reference_pairs import ReferencePairs
 from genstyle.style_ops import (
+    BACKGROUND_LEVEL,
     adain,
+    background_mask,
     channel_stats,
     gram_matrix,
     pixel_statistics,
@@ -55,13 +57,12 @@ from genstyle.style_ops import (
 )
 
 
-def background_l1(result: torch.Tensor, content: torch.Tensor, level: float = -0.9) -> torch.Tensor:
-    """Mean `|result - content|` over the pixels where the content image is background: at most
-    `level` (black) and at least one pixel away from anything brighter, so the garment's own edge may
-    soften (the benchmark's background change, genstyle.metrics.background, as a loss). 0 when no
-    image of the batch has background."""
-    brightest = F.max_pool2d(content.amax(dim=1, keepdim=True), 3, stride=1, padding=1)
-    mask = (brightest <= level).to(result.dtype)  # (B, 1, H, W)
+def background_l1(result: torch.Tensor, content: torch.Tensor, level: float = BACKGROUND_LEVEL) -> torch.Tensor:
+    """Mean `|result - content|` over the pixels where the content image is background
+    (`style_ops.background_mask`: black, and at least one pixel away from anything brighter, so the
+    garment's own edge may soften): the benchmark's background change, genstyle.metrics.background,
+    as a loss. 0 when no image of the batch has background."""
+    mask = background_mask(content, level=level).to(result.dtype)  # (B, 1, H, W)
     change = (result - content).abs().mean(dim=1, keepdim=True)
     return (change * mask).sum() / mask.sum().clamp(min=1.0)
 
