@@ -153,9 +153,10 @@ def history(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     chunk = int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split() if c.startswith("trainer.limit_train_batches=")))
-    # Epochs with an evaluation: those that drew its sample grid (later lines repeat the last
-    # evaluation's numbers until the next one).
-    evaluated = {int(p.stem.rpartition("_")[2]) for p in (run_dir / "eval_samples").glob("epoch_*.png")}
+    # Epochs with an evaluation, as eval.json's history records them (Lightning's count from 0, as
+    # in metrics_history.jsonl; the grid file names count from 1). Later lines repeat the last
+    # evaluation's numbers until the next one.
+    evaluated = {int(h["epoch"]) for h in json.loads((run_dir / "eval.json").read_text())["history"]}
     points: dict[int, dict] = {}  # by epoch: the last line of each evaluated epoch
     for line in path.read_text().splitlines():
         row = json.loads(line)

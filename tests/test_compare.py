@@ -34,7 +34,7 @@ def make_run(root: Path, name: str, model: str, seed: int, fid: list[float] | No
     (run / "metrics.json").write_text(json.dumps({k: v for k, v in rows[-1].items() if "/" in k}))
     (run / "done").write_text(json.dumps({"overrides": overrides}))
     gen = torch.Generator().manual_seed(seed)
-    save_grid(torch.rand(4, 1, 8, 8, generator=gen) * 2 - 1, run / "samples" / f"epoch_{len(fid) - 1:03d}.png", nrow=2)
+    save_grid(torch.rand(4, 1, 8, 8, generator=gen) * 2 - 1, run / "samples" / f"epoch_{len(fid):03d}.png", nrow=2)
     return run
 
 

@@ -36,7 +36,7 @@ def test_nan_loss_stops_vae_before_a_bad_checkpoint(tmp_path, fmnist_root, monke
 
     monkeypatch.setattr(VAE, "forward_loss", poisoned)
     cfg = cheap_cfg(tmp_path / "run", fmnist_root, "model=vae", MID_EPOCH)
-    with pytest.raises(GenstyleError, match=r"diverged.*train/loss.*=nan") as err:
+    with pytest.raises(GenstyleError, match=r"diverged at epoch 1, batch 2 .*train/loss.*=nan") as err:
         train(cfg)
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     assert str(last) in str(err.value) and "ckpt_path=last" in str(err.value)

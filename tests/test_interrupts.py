@@ -59,7 +59,7 @@ def test_sigint_and_sigterm_checkpoint_the_current_step_and_resume_exactly(tmp_p
         assert not [p for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
         assert (run_dir / ".hydra" / "config.yaml").is_file()  # the run can be resumed with its own config
         # one line: what was kept and the exact command that resumes it
-        line = next(x for x in result.stderr.splitlines() if x.startswith(f"SIG{name[3:].upper()}: stopped at epoch 1"))
+        line = next(x for x in result.stderr.splitlines() if x.startswith(f"SIG{name[3:].upper()}: stopped at epoch 2"))
         assert f"checkpoint {checkpoint}" in line
         printed[name] = line.split("Resume with: ", 1)[1]
         command = shlex.split(printed[name])

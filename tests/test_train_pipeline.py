@@ -21,7 +21,10 @@ def test_one_epoch_leaves_complete_run_directory(make_cfg, model):
 
     run = Path(run)
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert (run / "samples" / "epoch_000.png").is_file()
+    # the first epoch's files count it as 1, as the progress bar does
+    assert (run / "samples" / "epoch_001.png").is_file() and not (run / "samples" / "epoch_000.png").exists()
+    assert (run / "checkpoints" / "best-epoch001.ckpt").is_file()
+    assert (run / "eval_samples" / "epoch_001.png").is_file()
     recorded = json.loads((run / "metrics.json").read_text())
     key = "train/loss_epoch" if model == "vae" else "train/d_loss_epoch"
     assert key in recorded and recorded[key] == pytest.approx(metrics[key])

@@ -44,7 +44,7 @@ def test_every_family_reports_all_metrics_with_protocol(make_cfg, classifier_wei
     assert p["weights_sha256"] == weights_sha256(classifier_weights)
     assert sum(record["class_counts"].values()) == 200
     assert record["metrics"]["val/fid"] == pytest.approx(metrics["val/fid"], rel=1e-6)
-    assert (out / "eval_samples" / "epoch_000.png").is_file()
+    assert (out / "eval_samples" / "epoch_001.png").is_file()
     if judge:
         c2st = record["two_sample"]  # the last epoch adds the classifier two-sample test
         assert c2st["protocol"]["judge"] == "cnn" and c2st["total"] == 200 and c2st["ci95"][0] <= c2st["accuracy"] <= c2st["ci95"][1]

@@ -79,7 +79,7 @@ def test_cyclegan_run_logs_fid_kid_per_direction_with_protocol(make_cfg, classif
             direction, "test", "fmnist-classifier", weights_sha256(classifier_weights))
         assert p["source"] == f"fashion_mnist-{src}-seed{seed}:test" and p["reference"] == f"fashion_mnist-{dst}-seed{seed}:test"
         assert (p["num_fake"], p["num_real"]) == (200, 500)  # callbacks.evaluation.num_samples, metrics.num_real
-        assert (out / "eval_samples" / f"epoch_000_{direction}.png").is_file()
+        assert (out / "eval_samples" / f"epoch_001_{direction}.png").is_file()
         assert record["metrics"][f"val/fid_{direction}"] == pytest.approx(metrics[f"val/fid_{direction}"], rel=1e-6)
         # The two-sample test per direction: translations of the test images of the source domain
         # against real images of the target domain (judge trained on its 32 training images).

@@ -58,10 +58,10 @@ def test_trains_on_fashion_class_pair(make_cfg):
     assert metrics["stability/grad_norm_g_epoch"] > 0 and metrics["stability/grad_norm_d_epoch"] > 0
     assert -1.0 <= metrics["val/ssim_a2b"] <= 1.0 and metrics["val/identity_gap"] > 0
     run = Path(cfg.paths.output_dir)
-    with Image.open(run / "samples" / "cycle_epoch_000.png") as grid:
+    with Image.open(run / "samples" / "cycle_epoch_001.png") as grid:
         # 6 rows (A, G(A), F(G(A)), B, F(B), G(F(B))) x 8 columns of 28 px with 2 px padding.
         assert grid.size == (8 * 30 + 2, 6 * 30 + 2)
-    assert (run / "samples" / "epoch_000.png").is_file()  # SampleGrid works through sample()
+    assert (run / "samples" / "epoch_001.png").is_file()  # SampleGrid works through sample()
     recorded = json.loads((run / "metrics.json").read_text())
     assert "train/cycle_a_epoch" in recorded and "val/cycle_l1_b" in recorded
 

@@ -30,7 +30,7 @@ def check_run(run: Path, metrics: dict, side: int, grid_cells: int) -> None:
     assert -1.0 <= metrics["val/content_ssim"] <= 1.0 and metrics["val/style_dist"] >= 0
     recorded = json.loads((run / "metrics.json").read_text())
     assert recorded["val/content_ssim"] == pytest.approx(metrics["val/content_ssim"])
-    with Image.open(run / "samples" / "style_content_epoch_000.png") as grid:
+    with Image.open(run / "samples" / "style_content_epoch_001.png") as grid:
         cell = side + 2  # make_grid pads 2 px
         assert grid.size == (grid_cells * cell + 2, grid_cells * cell + 2)
 
@@ -40,7 +40,7 @@ def test_training_step_on_fashion_mnist(make_cfg):
     metrics = train(cfg)
     run = Path(cfg.paths.output_dir)
     check_run(run, metrics, side=28, grid_cells=cfg.model.grid_size + 1)
-    assert (run / "samples" / "epoch_000.png").is_file()  # SampleGrid through sample()
+    assert (run / "samples" / "epoch_001.png").is_file()  # SampleGrid through sample()
 
 
 def write_two_domain_folder(root: Path, n: int = 24, size: int = 32) -> Path:

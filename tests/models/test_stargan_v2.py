@@ -89,7 +89,7 @@ def test_training_step_on_fashion_mnist(trained):
     assert int(model.iteration) == 2
     assert model.domain_names() == list(FASHION_MNIST_CLASSES)  # the data's class names are the domains
     assert int(model.sample_source_count) == 32  # the real images of both batches, held for sample()
-    with Image.open(run / "samples" / "epoch_000.png") as grid:  # SampleGrid through sample()
+    with Image.open(run / "samples" / "epoch_001.png") as grid:  # SampleGrid through sample()
         assert grid.size[0] == 10 * 30 + 2
 
 

@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 
 from genstyle import host_sync
+from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.errors import GenstyleError
 
 
@@ -91,7 +92,7 @@ class NonFiniteLossGuard(pl.Callback):
 
     def check_device_flag(self, trainer: pl.Trainer, outputs: Any, batch_idx: int) -> None:
         flag, self.finite = self.finite, None
-        since, self.since = self.since, (trainer.current_epoch, batch_idx + 1)
+        since, self.since = self.since, (shown_epoch(trainer.current_epoch), batch_idx + 1)
         if flag is None or bool(flag):
             return
         bad = non_finite_losses(trainer, outputs) or {
@@ -105,7 +106,7 @@ class NonFiniteLossGuard(pl.Callback):
         values = ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
         last = last_checkpoint(trainer)
         raise GenstyleError(
-            f"Training diverged at epoch {trainer.current_epoch}, batch {batch_idx} (global step {trainer.global_step}): "
+            f"Training diverged at epoch {shown_epoch(trainer.current_epoch)}, batch {batch_idx} (global step {trainer.global_step}): "
             f"{values}. No checkpoint was written after this batch; "
             + (f"the last good checkpoint is {last}. " if last else "no checkpoint had been written yet. ")
             + "Lower the learning rate (model.*optimizer.lr), add gradient clipping (trainer.gradient_clip_val=1.0, "

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.callbacks.eval_report import EvalReport
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.distributed import gather_features
@@ -81,7 +82,8 @@ class SampleEvaluation:
             class_counts={n: int(c) for n, c in zip(names, result.class_counts, strict=False)},
             reference_class_counts={n: int(c) for n, c in zip(names, ref_counts, strict=False)}, **sections,
         )  # fmt: skip
-        self.report.grid(trainer, images, f"epoch_{epoch:03d}", "val/samples", f"epoch {epoch}, seed {self.seed}")
+        shown = shown_epoch(epoch)
+        self.report.grid(trainer, images, f"epoch_{shown:03d}", "val/samples", f"epoch {shown}, seed {self.seed}")
         self.log_to_wandb(trainer, result, names, ref_counts)
 
     def log_to_wandb(self, trainer: pl.Trainer, result: EvalResult, names: list[str], ref_counts: torch.Tensor) -> None:

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.images import log_image, save_grid
 from genstyle.models.base import GenerativeModule
 
@@ -21,7 +22,8 @@ def grid_labels(n: int, num_classes: int | None) -> torch.Tensor | None:
 
 
 class SampleGrid(pl.Callback):
-    """`samples/epoch_XXX.png` from the same noise every epoch, so epochs compare."""
+    """`samples/epoch_XXX.png` from the same noise every epoch, so epochs compare (XXX counts from 1:
+    `epoch_001.png` after the first epoch)."""
 
     def __init__(self, dirpath: str, num_samples: int = 64, seed: int = 1234, every_n_epochs: int = 1) -> None:
         if num_samples <= 0 or every_n_epochs <= 0:
@@ -38,5 +40,6 @@ class SampleGrid(pl.Callback):
         labels = grid_labels(self.num_samples, pl_module.num_classes if pl_module.is_conditional else None)
         images = pl_module.sample(self.num_samples, labels=None if labels is None else labels.to(pl_module.device), generator=generator)
         nrow = pl_module.num_classes if labels is not None else int(math.sqrt(self.num_samples))
-        path = save_grid(images, self.dirpath / f"epoch_{epoch:03d}.png", nrow=nrow)
-        log_image(trainer, "samples", path, step=trainer.global_step, caption=f"epoch {epoch}")
+        shown = shown_epoch(epoch)
+        path = save_grid(images, self.dirpath / f"epoch_{shown:03d}.png", nrow=nrow)
+        log_image(trainer, "samples", path, step=trainer.global_step, caption=f"epoch {shown}")

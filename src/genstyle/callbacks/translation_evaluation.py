@@ -15,6 +15,7 @@ import time
 import pytorch_lightning as pl
 import torch
 
+from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.callbacks.eval_report import EvalReport
 from genstyle.metrics.backends import FeatureBackend
 from genstyle.metrics.settings import MetricSettings
@@ -100,9 +101,10 @@ class TranslationEvaluation:
             trainer, epoch, logged, seconds, protocol={d: r.protocol for d, r in results.items()},
             notes=list(dict.fromkeys(n for r in results.values() for n in r.notes)), **sections,
         )  # fmt: skip
+        shown = shown_epoch(epoch)
         for direction, images in fakes.items():
-            self.report.grid(trainer, images, f"epoch_{epoch:03d}_{direction}", f"val/translations_{direction}",
-                             f"epoch {epoch}, {results[direction].protocol['source']} translated {direction}")
+            self.report.grid(trainer, images, f"epoch_{shown:03d}_{direction}", f"val/translations_{direction}",
+                             f"epoch {shown}, {results[direction].protocol['source']} translated {direction}")
         lower = [key for d in results for key in (f"fid_{d}", f"kid_{d}_mean")] + ["fid", "kid_mean"]
         higher = [key for d in results for key in (f"precision_{d}", f"recall_{d}")]
         for logger in self.report.wandb_loggers(trainer, lower, higher):

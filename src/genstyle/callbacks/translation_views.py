@@ -2,6 +2,7 @@
 
 - Translation models (`model.can_translate`, two-domain batches): after every training epoch the
   cycle grid, rows A | G(A) | F(G(A)) | B | F(B) | G(F(B)), as `samples/cycle_epoch_XXX.png`
+  (XXX: the epoch, counted from 1)
   (logged as `cycle`). With Fashion-MNIST classes as domains at 28x28, validation and test also
   log the fraction of translations that the Fashion-MNIST classifier puts in the target class
   (`val/target_class_a2b`, `val/target_class_b2a`).
@@ -22,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.errors import GenstyleError, require
 from genstyle.images import grid_image, log_image, save_grid, save_png
@@ -142,7 +144,7 @@ class TranslationViews(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: GenerativeModule) -> None:
         if self._batch is None or not trainer.is_global_zero:
             return
-        epoch, samples = trainer.current_epoch, Path(trainer.default_root_dir) / "samples"
+        epoch, samples = shown_epoch(trainer.current_epoch), Path(trainer.default_root_dir) / "samples"
         images = self._batch["image"]
         if pl_module.can_translate and "image_b" in self._batch:
             real_b = self._batch["image_b"]

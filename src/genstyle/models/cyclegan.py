@@ -309,7 +309,7 @@ class CycleGAN(AdversarialRecipe, GenerativeModule):
             warnings.warn(
                 f"Identity collapse: the generators change their inputs by only {gap:.4f} on average "
                 f"(mean |G(x) - x| in [-1, 1] units, below model.identity_alarm={self.identity_alarm}) at epoch "
-                f"{self.current_epoch}. The translations are near copies; lower model.lambda_identity or "
+                f"{self.current_epoch + 1}. The translations are near copies; lower model.lambda_identity or "
                 "model.lambda_cycle, or train longer.",
                 stacklevel=1,
             )
