@@ -94,3 +94,24 @@ def test_callback_draws_the_views_that_apply(make_cfg, tmp_path, name, expected)
             assert facts["traversal"]["kl_nats"] == sorted(facts["traversal"]["kl_nats"], reverse=True)
     else:
         assert not (tmp_path / "views").exists()
+
+
+def test_style_content_png_names_its_axes_beside_the_cells(make_cfg, tmp_path):
+    """"class (content) ->" above the columns, "style ->" down the rows; the cells after the strips,
+    the first of each row the real image whose code is the row's style."""
+    import numpy as np
+
+    from genstyle.images import LABEL_STRIP
+    from genstyle.pixels import to_uint8
+
+    model = build_model(make_cfg, "cvae")
+    batch = {"image": images(16), "label": torch.arange(16) % 5}
+    views = InterpretabilityViews(str(tmp_path / "views"), num_pairs=3, steps=4, num_dims=5, num_styles=4).render(model, batch)
+    with Image.open(views["style_content"][0]) as png:
+        picture = torch.from_numpy(np.array(png.convert("L")))
+    s = LABEL_STRIP
+    assert picture.shape == (s + 4 * 30 + 2, s + (1 + 10) * 30 + 2)  # 4 styles x (their image + 10 classes)
+    assert (picture[:s, s:] < 128).sum() > 20 and (picture[s:, :s] < 128).sum() > 20  # the axis names
+    for row in range(4):
+        y, x = s + 2 + 30 * row, s + 2
+        assert torch.equal(picture[y : y + 28, x : x + 28], to_uint8(batch["image"][row])[0])

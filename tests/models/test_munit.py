@@ -15,7 +15,7 @@ from PIL import Image
 from genstyle.callbacks.translation_views import stylize_grid
 from genstyle.cli.train import train
 from genstyle.errors import GenstyleError
-from genstyle.images import save_png
+from genstyle.images import LABEL_STRIP, save_png
 
 OFF = ["model=munit", "callbacks.evaluation=null"]
 TRAIN_TERMS = ["train/d_loss", "train/g_loss", "train/recon", "train/adv", "train/content_recon", "train/style_recon"]
@@ -32,7 +32,7 @@ def check_run(run: Path, metrics: dict, side: int, grid_cells: int) -> None:
     assert recorded["val/content_ssim"] == pytest.approx(metrics["val/content_ssim"])
     with Image.open(run / "samples" / "style_content_epoch_001.png") as grid:
         cell = side + 2  # make_grid pads 2 px
-        assert grid.size == (grid_cells * cell + 2, grid_cells * cell + 2)
+        assert grid.size == (grid_cells * cell + 2 + LABEL_STRIP, grid_cells * cell + 2 + LABEL_STRIP)  # axes named
 
 
 def test_training_step_on_fashion_mnist(make_cfg):
@@ -105,8 +105,9 @@ def test_sample_draws_pairs_from_stored_real_images(model):
 def test_style_content_grid_rows_share_a_style(model):
     content, style = torch.rand(3, 1, 28, 28) * 2 - 1, torch.rand(2, 1, 28, 28) * 2 - 1
     grid = stylize_grid(model, content, style)
-    assert grid.shape == (3, 3 * 30 + 2, 4 * 30 + 2)  # make_grid repeats gray to RGB  # (1 + 2 styles) rows x (1 + 3 contents) columns
-    cell = lambda r, c: grid[:, 2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]  # noqa: E731
+    s = LABEL_STRIP  # the axis names above and left of the cells
+    assert grid.shape == (3, s + 3 * 30 + 2, s + 4 * 30 + 2)  # make_grid repeats gray to RGB  # (1 + 2 styles) rows x (1 + 3 contents) columns
+    cell = lambda r, c: grid[:, s + 2 + 30 * r : s + 30 * (r + 1), s + 2 + 30 * c : s + 30 * (c + 1)]  # noqa: E731
     expected = model.stylize(content[1:2], style[1:2])
     from genstyle.pixels import to_uint8
 

@@ -17,7 +17,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from genstyle.callbacks import latent_views
 from genstyle.errors import require
 from genstyle.files import write_text_atomic
-from genstyle.images import log_image, save_grid
+from genstyle.images import grid_image, label_axes, log_image, save_grid, save_png
 from genstyle.models.base import GenerativeModule, evaluating
 
 
@@ -109,7 +109,8 @@ class InterpretabilityViews(pl.Callback):
             styles, style_images, source = torch.randn(r, model.latent_dim, generator=generator), None, "z ~ N(0, I), seed 0"
         grid = latent_views.class_style_grid(model, styles, style_images)
         ncol = model.num_classes + (style_images is not None)
-        path = save_grid(grid, self.dirpath / "style_content.png", nrow=ncol)
+        path = save_png(label_axes(grid_image(grid, nrow=ncol), top="class (content) ->", left="style ->"),
+                        self.dirpath / "style_content.png")
         names = model.class_names() if hasattr(model, "class_names") else []
         out = {"style_content": (path, "rows share a latent code (style), columns a class (content)")}
         facts["style_content"] = {"rows": r, "styles": source, "columns": names or list(range(model.num_classes))}

@@ -26,7 +26,7 @@ from torch import nn
 from genstyle.callbacks.epoch_names import shown_epoch
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.errors import GenstyleError, require
-from genstyle.images import grid_image, log_image, save_grid, save_png
+from genstyle.images import grid_image, label_axes, log_image, save_grid, save_png
 from genstyle.models.base import GenerativeModule
 
 log = logging.getLogger("genstyle.translation_views")
@@ -45,7 +45,8 @@ def cycle_grid(model: GenerativeModule, real_a: torch.Tensor, real_b: torch.Tens
 
 @torch.no_grad()
 def stylize_grid(model: GenerativeModule, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """uint8 `(C, H', W')` grid of `(1 + len(style))` rows by `(1 + len(content))` columns.
+    """uint8 `(C, H', W')` grid of `(1 + len(style))` rows by `(1 + len(content))` columns, its axes
+    named (`images.label_axes`: "content ->" above it, "style ->" down its left side).
 
     The top row holds the content images and the left column the style images (the corner is
     blank); cell (i, j) is `model.stylize(content[j], style[i])`, so rows share a style and
@@ -56,7 +57,7 @@ def stylize_grid(model: GenerativeModule, content: torch.Tensor, style: torch.Te
     for s in style:
         result = model.stylize(content.to(device), s[None].to(device).expand(k, -1, -1, -1))
         rows.append(torch.cat([s[None].cpu(), result.cpu()]))
-    return grid_image(torch.cat(rows), nrow=k + 1)
+    return label_axes(grid_image(torch.cat(rows), nrow=k + 1), top="content ->", left="style ->")
 
 
 class TranslationViews(pl.Callback):
