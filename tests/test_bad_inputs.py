@@ -98,6 +98,7 @@ CASES = [
     Case("evaluate-wrong-size-images", E, ("generated={wrong_size}", "reference=fashion_mnist:test", "data_root={fmnist}"), r"generated={wrong_size}: 4 of 64x64, but the metrics compare 28x28 images"),
     Case("evaluate-other-program-checkpoint", E, ("ckpt_path={foreign_ckpt}",), r"not a genstyle checkpoint"),
     Case("evaluate-translation-checkpoint", E, ("ckpt_path={cyclegan_ckpt}",), r"holds a CycleGAN translation model, which has no samples of its own"),
+    Case("evaluate-style-folder-as-checkpoint", E, ("ckpt_path={empty}", "task=style"), r"ckpt_path={empty} is a folder, not a checkpoint file\. Give the \.ckpt file"),
     Case("evaluate-zero-samples", E, ("ckpt_path={vae_ckpt}", "num_samples=0"), r"num_samples=0: must be an integer in \[1, 1_000_000\]"),
     Case("evaluate-seed-not-a-number", E, ("ckpt_path={vae_ckpt}", "seed=abc"), r"seed='abc': must be an integer in \[0, 4_294_967_295\]"),
     Case("evaluate-zero-batch-size", E, ("ckpt_path={vae_ckpt}", "batch_size=0"), r"batch_size=0: must be an integer in \[1, 100_000\]"),
@@ -106,6 +107,8 @@ CASES = [
     Case("stylize-colour-image-for-gray-model", S, ("ckpt_path={cvae_ckpt}", "content={rgb}", "style={gray}", "out={user}/s.png"), r"{rgb} is a colour \(RGB\) image but the model works on grayscale"),
     Case("stylize-existing-output", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}"), r"out={existing_png}: 1 output file\(s\) already exist.*overwrite=true"),
     Case("stylize-output-inside-a-file", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={gray}", "out={existing_png}/r.png"), r"out=.*result\.png/r\.png: .*result\.png is a file"),
+    Case("stylize-folder-as-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={empty}", "out={user}/f.png"), r"style={empty} is a folder, not an image file \(give one style image"),
+    Case("stylize-optimise-folder-as-style", S, ("method=optimise", "content={gray}", "style={empty}", "out={user}/o.png"), r"style={empty} is a folder, not an image file \(give one style image"),
     Case("stylize-broken-link-style", S, ("ckpt_path={cvae_ckpt}", "content={gray}", "style={broken_link}", "out={user}/s.png"), r"style={broken_link}: no such image file"),
     Case("stylize-png-not-an-image", S, ("ckpt_path={cvae_ckpt}", "content={not_images}/fake.png", "style={gray}", "out={user}/s.png"), r"cannot read image {not_images}/fake\.png \(cannot identify image file", slow=True),
     Case("stylize-image-name-for-a-folder", S, ("ckpt_path={cvae_ckpt}", "content={wrong_size}", "style={gray}", "out={user}/x.png"),
@@ -124,6 +127,7 @@ CASES = [
     Case("compare-read-only-out", C, ("{vae_run}", "--out", "/sys/genstyle-report"), r"--out /sys/genstyle-report: cannot write the report there .*--out <folder>"),
     # --- rate.py ----------------------------------------------------------------------------------
     Case("rate-duplicated-vote", R, ("score={votes_duplicated}", "write_eval=false"), r"vote 41 of 41: pair 0 is voted on twice"),
+    Case("rate-folder-as-votes", R, ("score={empty}", "write_eval=false"), r"score={empty} is a folder, not a votes file\. Give the votes\.json"),
     Case("rate-vote-for-missing-pair", R, ("score={votes_missing_pair}", "write_eval=false"), r"vote 1 of 40: field \"pair\" is 999, which is not a pair"),
     Case("compare-unknown-option", C, ("{old_run}", "--bogus"), r"unrecognized arguments: --bogus"),
 ]

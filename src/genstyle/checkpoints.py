@@ -24,7 +24,7 @@ import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from genstyle import renames
-from genstyle.errors import DISK_ERRNOS, GenstyleError
+from genstyle.errors import DISK_ERRNOS, GenstyleError, file_problem
 from genstyle.files import save_torch_atomic
 from genstyle.models.base import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEY, GenerativeModule
 
@@ -35,8 +35,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         raise GenstyleError(f"ckpt_path={path} is a folder, not a checkpoint file. Pass the .ckpt file of a genstyle run "
                             f"(for a run folder: {path / 'checkpoints' / 'last.ckpt'}).")
-    if not path.is_file():
-        raise GenstyleError(f"ckpt_path={path}: no such file. Pass the .ckpt file of a genstyle run (outputs/.../checkpoints/last.ckpt).")
+    problem = file_problem(path)
+    if problem:  # nothing there, or a device, pipe or socket
+        raise GenstyleError(f"ckpt_path={path}{problem}. Pass the .ckpt file of a genstyle run (outputs/.../checkpoints/last.ckpt).")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:

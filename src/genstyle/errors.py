@@ -58,6 +58,22 @@ def require(condition: bool, message: str) -> None:
         raise GenstyleError(message)
 
 
+def file_problem(path: Path, kind: str = "file") -> str | None:
+    """Why `path` cannot be read as a `kind` ("image file", "votes file"), worded to follow the path
+    in a message (`f"style={path}{problem} ..."`): None for a regular file (or a link to one);
+    " is a folder, not an image file"; " is not a regular file (a device, pipe or socket), so not an
+    image file"; ": no such image file" when nothing is there (a broken link too). The one check of
+    an input file, so that a folder given for a file is never reported as missing."""
+    if path.is_file():
+        return None
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    if path.is_dir():
+        return f" is a folder, not {article} {kind}"
+    if path.exists():
+        return f" is not a regular file (a device, pipe or socket), so not {article} {kind}"
+    return f": no such {kind}"
+
+
 # --- faults a long run meets ---------------------------------------------------------------------
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:

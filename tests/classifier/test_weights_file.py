@@ -37,6 +37,12 @@ def test_missing_file_names_the_shipped_one_and_the_training_command(network, tm
 
 
 @pytest.mark.parametrize("network", NETWORKS)
+def test_a_folder_is_called_a_folder_not_missing(network, tmp_path):
+    with pytest.raises(GenstyleError, match=rf"^{network.WHAT} {re.escape(str(tmp_path))} is a folder, not a weights file\. Give the weights file itself"):
+        network.read_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("network", NETWORKS)
 def test_a_file_that_would_run_code_is_refused_without_running_it(network, tmp_path):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pt"

@@ -125,7 +125,8 @@ def test_a_scripted_rater_in_chromium(runs, tmp_path: Path, fmnist_root: Path) -
         ({"runs": ["{vae}"], "real": "imagenet:val"}, "expected <dataset>:<split>"),
         ({"runs": ["{vae}", "{dcgan}"], "out": "page.png"}, "must end in .html"),
         ({"score": "{foreign}"}, "is not a genstyle votes file"),
-        ({"score": "/nonexistent/votes.json"}, "no such file"),
+        ({"score": "/nonexistent/votes.json"}, "no such votes file"),
+        ({"score": "{empty}"}, "is a folder, not a votes file. Give the votes.json saved by a rating page"),
     ],
 )
 def test_bad_input(runs, tmp_path: Path, fmnist_root: Path, args, expected) -> None:

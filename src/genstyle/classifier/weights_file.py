@@ -16,17 +16,20 @@ from typing import Any
 
 import torch
 
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, file_problem, require
 
 
 def resolve(path: str | Path | None, shipped: Path, what: str, train_command: str) -> Path:
     """`path`, or the shipped file when None; an error that says how to get it when it is missing."""
     path = shipped if path is None else Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise GenstyleError(
             f"{what} {path} do not exist. The project ships them at {shipped}; restore that file from the "
             f"repository or retrain with `{train_command}`."
         )
+    problem = file_problem(path, "weights file")
+    if problem:
+        raise GenstyleError(f"{what} {path}{problem}. Give the weights file itself (the shipped one is {shipped}).")
     return path
 
 

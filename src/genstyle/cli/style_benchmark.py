@@ -25,7 +25,7 @@ import torch
 
 from genstyle.classifier.fashion_classifier import FashionClassifier
 from genstyle.directions import target_domain
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, file_problem, require
 from genstyle.files import write_text_atomic
 from genstyle.metrics import style_benchmark as sb
 from genstyle.metrics.settings import MetricSettings
@@ -198,7 +198,8 @@ def evaluate_style(cfg) -> dict:
     """`python evaluate.py ckpt_path=... task=style`: the checkpoint and the two trivial references
     on `style_pairs` fixed test pairs; writes `style_eval.json` (or `out`) and prints the table."""
     require(cfg.ckpt_path is not None and cfg.get("generated") is None, "task=style scores a model: give ckpt_path=<.ckpt file> (and no generated=).")
-    require(Path(cfg.ckpt_path).expanduser().is_file(), f"ckpt_path={cfg.ckpt_path}: no such checkpoint file.")
+    problem = file_problem(Path(cfg.ckpt_path).expanduser(), "checkpoint file")
+    require(problem is None, f"ckpt_path={cfg.ckpt_path}{problem}. Give the .ckpt file of a genstyle run (outputs/.../checkpoints/last.ckpt).")
     num_pairs = int(cfg.style_pairs)
     require(num_pairs >= 2, f"style_pairs={num_pairs} must be at least 2.")
     entry = model_entry(str(cfg.ckpt_path), cfg.device)

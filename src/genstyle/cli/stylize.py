@@ -37,7 +37,7 @@ from genstyle.cli.outputs import plural
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.directions import DIRECTIONS, target_domain
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, file_problem, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
@@ -192,7 +192,8 @@ def stylize(cfg: DictConfig) -> list[Path]:
         require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")
         require(cfg.direction is None, f"direction={cfg.direction} is for translation models (cyclegan); this {model.family} model takes style= instead.")
         style_path = Path(cfg.style).expanduser()
-        require(style_path.is_file(), f"style={style_path}: no such image file (one style image is applied to every content image).")
+        problem = file_problem(style_path, "image file")
+        require(problem is None, f"style={style_path}{problem} (give one style image; it is applied to every content image).")
     else:
         require(cfg.style is None, f"style= is not used by translation models ({model.family} translates between its two training domains); drop style= and give direction=a2b or b2a.")
         require(cfg.direction in DIRECTIONS, f"direction={cfg.direction} must be one of {', '.join(DIRECTIONS)} for this {model.family} model (a2b: domain A to domain B).")

@@ -10,7 +10,7 @@ import torch
 
 from genstyle.cli.outputs import check_output_location
 from genstyle.data.sources import IMAGE_SUFFIXES, decode_image, list_images
-from genstyle.errors import GenstyleError, require
+from genstyle.errors import GenstyleError, file_problem, require
 from genstyle.pixels import to_model_range
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -54,7 +54,8 @@ def content_files(content: Path) -> tuple[list[Path], bool]:
             f"content={content} is a folder with no images (looked recursively for {', '.join(sorted(IMAGE_SUFFIXES))}).",
         )
         return files, True
-    require(content.is_file(), f"content={content}: no such file or folder. Give an image file or a folder of images.")
+    problem = file_problem(content, "file or folder")
+    require(problem is None, f"content={content}{problem}. Give an image file or a folder of images.")
     return [content], False
 
 

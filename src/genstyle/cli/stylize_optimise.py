@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
-from genstyle.errors import require
+from genstyle.errors import file_problem, require
 from genstyle.images import grid_image, save_png
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -34,7 +34,8 @@ def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
     steps, weight = int(cfg.steps), float(cfg.style_weight)
     require(steps >= 1 and weight >= 0, f"steps={steps} must be >= 1 and style_weight={weight} >= 0.")
     style_path = Path(cfg.style).expanduser()
-    require(style_path.is_file(), f"style={style_path}: no such image file (one style image is applied to every content image).")
+    problem = file_problem(style_path, "image file")
+    require(problem is None, f"style={style_path}{problem} (give one style image; it is applied to every content image).")
     content = Path(cfg.content).expanduser()
     out = Path(cfg.out).expanduser()
     files, is_folder = content_files(content)

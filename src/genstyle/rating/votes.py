@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from genstyle.errors import GenstyleError
+from genstyle.errors import GenstyleError, file_problem
 
 VOTES_FORMAT = "genstyle-votes"
 VOTES_VERSION = 1
@@ -68,8 +68,9 @@ def vote_problem(vote: object, entities: dict, pairs: dict) -> str | None:
 
 def read_votes(path: str | Path) -> VotesFile:
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise GenstyleError(f"score={path}: no such file. Give the votes.json saved by a rating page.")
+    problem = file_problem(path, "votes file")
+    if problem:
+        raise GenstyleError(f"score={path}{problem}. Give the votes.json saved by a rating page (the file, not its folder).")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
