@@ -58,10 +58,10 @@ PYEOF
 } > "$OUT/env.txt" 2>&1
 echo "env: $?" >> "$SUMMARY"
 
-timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -o addopts="" -p no:cacheprovider -m gpu -rA tests/gpu > "$OUT/gpu_tests.txt" 2>&1
+timeout -k 15 "$TEST_TIMEOUT" "$PY" -m pytest -q -o addopts="" -p no:cacheprovider -m gpu -rA tests/gpu > "$OUT/gpu_tests.txt" 2>&1
 echo "gpu tests (pytest -m gpu tests/gpu): exit $? (124 = timed out); $(tail -1 "$OUT/gpu_tests.txt")" >> "$SUMMARY"
 
-timeout "$BENCH_TIMEOUT" "$PY" benchmarks/throughput.py "${BENCH[@]}" \
+timeout -k 15 "$BENCH_TIMEOUT" "$PY" benchmarks/throughput.py "${BENCH[@]}" \
     --out "$OUT/throughput.json" --markdown "$OUT/throughput.md" > "$OUT/throughput.log" 2>&1
 echo "throughput ($DEVICE): exit $? (124 = timed out; the JSON holds every part finished before)" >> "$SUMMARY"
 

@@ -54,7 +54,9 @@ def test_steps_with_data_on_the_gpu_never_sync(make_cfg, family):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer, model = fit(cfg, [*per_step, SyncDebug()])
-    syncs = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught if "synchroniz" in str(w.message).lower()]
+    # torch's one-time notice that the debug mode itself is a prototype names no synchronising call
+    syncs = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+             if "synchroniz" in str(w.message).lower() and "prototype feature" not in str(w.message)]
     assert trainer.global_step >= 8
     assert syncs == [], "\n".join(syncs[:20])
 

@@ -7,6 +7,7 @@ the families trained with manual optimisation (GAN, WGAN-GP, cGAN, CycleGAN, sty
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -204,7 +205,13 @@ class GenerativeModule(pl.LightningModule):
         `after_adversarial_step(player)` runs (e.g. an EMA update after the G step). Anything
         that must happen to the inputs first (e.g. augmentation before D) belongs in
         `compute_loss` or before this call."""
-        with self.toggled_optimizer(optimizer):
+        # Compiled networks are not toggled: dynamo can reuse a graph traced while the other
+        # player's parameters had another requires_grad (pytorch/pytorch#139476), and the G loss of
+        # a compiled DCGAN then had no grad_fn on an H200 (torch 2.11, bf16). Untoggled, the step
+        # only computes gradients for the other player's weights too, which its own step zeroes
+        # before its backward pass.
+        toggle = contextlib.nullcontext() if self.use_compile else self.toggled_optimizer(optimizer)
+        with toggle:
             out = compute_loss()
             loss = out[0] if isinstance(out, tuple) else out
             optimizer.zero_grad(set_to_none=True)
