@@ -101,3 +101,45 @@ def test_compile_in_place_keeps_names_and_loss(make_cfg, one_thread):
 def test_wgan_gp_compiles_the_generator_only(make_cfg):
     model = hydra.utils.instantiate(make_cfg("model=wgan_gp", *NO_EVAL).model)
     assert model.compiled_networks == ("generator",)  # the gradient penalty needs double backward
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_compiled_players_are_not_toggled(make_cfg, compiled):
+    """Eager: the G step freezes D (the usual speed trick). Compiled: nothing is toggled, since
+    dynamo can reuse a graph traced under the other requires_grad (pytorch/pytorch#139476) and the
+    G loss then has no grad_fn; D's gradients from the G step are zeroed by D's own step."""
+    model = hydra.utils.instantiate(make_cfg("model=dcgan", *NO_EVAL).model)
+    model.use_compile = compiled  # the switch alone: the graph-reuse bug needs CUDA to show
+
+    class OneOptimizer:
+        def zero_grad(self, set_to_none=True):
+            pass
+
+        def step(self):
+            pass
+
+    seen = {}
+
+    def g_loss():
+        seen["d_trainable"] = all(p.requires_grad for p in model.discriminator.parameters())
+        return model.adversarial.g_loss(model.discriminate(model.generate(torch.randn(2, model.latent_dim))))
+
+    model.toggled_optimizer = lambda opt: _freezing(model.discriminator)
+    model.manual_backward = lambda loss: loss.backward()
+    model.adversarial_step("g", OneOptimizer(), g_loss, model.generator.parameters())
+    assert seen["d_trainable"] is compiled
+
+
+class _freezing:
+    """Stands in for Lightning's toggled_optimizer: D frozen inside the block."""
+
+    def __init__(self, network):
+        self.network = network
+
+    def __enter__(self):
+        for p in self.network.parameters():
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        for p in self.network.parameters():
+            p.requires_grad_(True)
