@@ -14,7 +14,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run
+from genstyle.cli.common import CONFIG_DIR, discard_unstarted_run, exit_without_full_collections
 from genstyle.cli.failed_start import discard_failed_start
 from genstyle.cli.quiet import quiet_third_party
 from genstyle.cli.run_dir import RunDirRecord, ValidateConfig, release_run_lock
@@ -214,7 +214,9 @@ def main() -> float | None:
         check_overrides(sys.argv[1:], CONFIG_DIR, "train")
     except GenstyleError as err:
         exit_with_user_error(err)
-    return run()
+    result = run()
+    exit_without_full_collections()  # the last thing before exit (train.py calls nothing after main)
+    return result
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
