@@ -16,7 +16,8 @@
 # six, and trainer.max_steps counts optimiser steps):
 #   adain        5,800 batches of 32                        (10 min: 648 s of training)
 #   stargan_v2   1,148 iterations of 16 (6,888 steps)        (10 min)
-#   stargan_v2_keep  the same with the 14x14 skip path and the source-structure loss
+#   stargan_v2_plain, _struct3, _struct10  the same without the 14x14 skip path and the structure loss,
+#                or with structure weight 3, or 10 and cycle weight 10 (the structure-weight curve)
 #   cyclegan     19 epochs of 100 batches of 8 per direction (6.7 min; its 10-minute limit was not reached)
 #   cgan         1,717 batches of 128 (3,434 steps)          (10 min)
 #   cvae         30 epochs of 430 batches of 128             (its epoch cap, reached after 6 min)
@@ -26,7 +27,7 @@ OUT=${1:?usage: bash benchmarks/style_checkpoints.sh OUT_DIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
 JOBS=${JOBS:-1}
-RUNS=${RUNS:-adain stargan_v2 stargan_v2_keep cyclegan cgan cvae munit}
+RUNS=${RUNS:-adain stargan_v2 stargan_v2_plain stargan_v2_struct3 stargan_v2_struct10 cyclegan cgan cvae munit}
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 mkdir -p "$OUT"
 export WANDB_MODE=offline WANDB_SILENT=true
@@ -35,8 +36,11 @@ COMMON=(callbacks.evaluation=null model.monitor=null logger=csv '~callbacks.rich
 overrides() {
     case "$1" in
         adain) echo "experiment=adain_fashion +trainer.max_steps=5800 trainer.max_time=null" ;;
+        # the experiment's default: the 14x14 skip path and structure weight 1
         stargan_v2) echo "experiment=stargan_v2_fashion +trainer.max_steps=6888 trainer.max_time=null" ;;
-        stargan_v2_keep) echo "experiment=stargan_v2_fashion +trainer.max_steps=6888 trainer.max_time=null model.generator.skip_sizes=[14] model.lambda_struct=3.0" ;;
+        stargan_v2_plain) echo "experiment=stargan_v2_fashion +trainer.max_steps=6888 trainer.max_time=null model.generator.skip_sizes=[] model.lambda_struct=0" ;;
+        stargan_v2_struct3) echo "experiment=stargan_v2_fashion +trainer.max_steps=6888 trainer.max_time=null model.lambda_struct=3.0" ;;
+        stargan_v2_struct10) echo "experiment=stargan_v2_fashion +trainer.max_steps=6888 trainer.max_time=null model.lambda_struct=10.0 model.lambda_cyc=10.0" ;;
         cyclegan) echo "experiment=cyclegan_sneaker2boot trainer.max_epochs=19" ;;
         cgan) echo "model=cgan data=fashion_mnist trainer.max_epochs=30 trainer.min_epochs=0 +trainer.max_steps=3434" ;;
         cvae) echo "model=cvae data=fashion_mnist trainer.max_epochs=30 trainer.min_epochs=0" ;;

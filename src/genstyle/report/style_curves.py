@@ -69,12 +69,16 @@ def plot_tradeoff(payload: dict, path: Path, title: str | None = None) -> Path:
     for ax in (full, zoom):
         ax.set_xlabel("style moved: 1 - Gram distance (0 = content's, 1 = style's)", fontsize=8)
     full.set_ylabel("content kept: results in the content's class (%)", fontsize=8)
-    full.legend(fontsize=7, loc="lower left")
+    handles, names = full.get_legend_handles_labels()
     zoom.set_title("the stylizers close up; labels: strength: FID", fontsize=8)
     protocol = payload.get("protocol", {})
     network = f", scored in {protocol['network']}" if "network" in protocol else ""
     full.set_title(title or f"Style benchmark, {protocol.get('num_pairs', '?')} test pairs{network}", fontsize=8)
-    fig.tight_layout()
+    # the legend below both plots: inside one, a long legend hides the points near the bottom
+    legend_rows = (len(names) + 1) // 2
+    fig.set_size_inches(11, 4.8 + 0.16 * legend_rows)
+    fig.tight_layout(rect=(0, 0.035 * legend_rows, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
