@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/style.py --ckpts a.ckpt b.ckpt ... [--pairs 2000] [--seed 0] \
         [--optimise-weights 10 100] [--optimise-pairs 200] [--names "adain" "cvae"] [--include earlier.json ...] \
-        [--alphas 0.25 0.5 0.75 1] [--network fmnist-independent] [--allow-own-features] [--out docs/style_benchmark.json]
+        [--alphas 0.25 0.5 0.75 1] [--refine-weights 10 30] [--refine-steps 30] [--network fmnist-independent] [--allow-own-features] [--out docs/style_benchmark.json]
 
 Every model gets the same fixed test pairs (content and style of different classes; a cyclegan
 its own class pair), is driven only through `stylize` / `translate` (genstyle.cli.style_benchmark),
@@ -18,6 +18,8 @@ table. `--include` adds the rows of earlier runs of this script made on the same
 protocol must match; a row computed now replaces an included one of the same name), so slow rows
 need not be recomputed. `--alphas` sweeps the test-time strength of every checkpoint whose
 `stylize` takes `alpha` (AdaIN), one row per value; the optimisation rows sweep the style weight.
+`--refine-weights 3 10 30` refines such a checkpoint's strongest alpha by `--refine-steps` (30)
+optimisation steps from its result, one row per style weight, on the optimisation rows' pairs.
 Writes the JSON and, beside it, the markdown table (`.md`) and the trade-off plot (`.png`: content
 kept against style moved, one curve per stylizer, each point labelled with its FID, the copies as
 the corners; genstyle.report.style_curves); prints the table.
@@ -48,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--optimise-steps", type=int, default=150)
     parser.add_argument("--optimise-pairs", type=int, default=None, help="score the optimisation rows on the first N pairs only (it is slow)")
     parser.add_argument("--alphas", type=float, nargs="*", default=None, help="AdaIN's test-time alpha values to sweep (checkpoints whose stylize takes alpha)")
+    parser.add_argument("--refine-weights", type=float, nargs="*", default=[],
+                        help="style weights at which adain's strongest alpha is refined by the optimisation (on --optimise-pairs)")
+    parser.add_argument("--refine-steps", type=int, default=30, help="optimisation steps of each refinement")
     parser.add_argument("--no-copies", action="store_true", help="leave out the copy-content / copy-style rows")
     parser.add_argument("--network", default="fmnist-independent", choices=["fmnist-independent", "fmnist-classifier"],
                         help="the network every number is computed in: the independent one (default) or the shipped classifier")
@@ -80,6 +85,10 @@ def run(args: argparse.Namespace) -> dict:
     names = args.names or [None] * len(args.ckpts)
     entries = [e for i, c in enumerate(args.ckpts) for e in cli.model_entries(c, args.device, names[i], args.alphas)]
     require(args.optimise_pairs is None or args.optimise_pairs >= 2, f"--optimise-pairs {args.optimise_pairs} must be at least 2.")
+    require(args.refine_steps >= 1, f"--refine-steps {args.refine_steps} must be at least 1.")
+    require(not args.refine_weights or any(e.curve for e in entries),
+            "--refine-weights refines a stylizer with a test-time strength (adain, with --alphas); give such a checkpoint and --alphas.")
+    entries += cli.refine_entries(entries, default_classifier(), args.refine_steps, args.refine_weights, args.optimise_pairs)
     refs = cli.reference_entries(args.optimise_weights, default_classifier(), args.optimise_steps, args.optimise_pairs)
     if args.no_copies:
         refs = refs[2:]

@@ -52,12 +52,16 @@ def test_evaluate_task_style_writes_the_table(adain_ckpt, tmp_path, fmnist_root)
 def test_benchmark_script_runs_several_checkpoints_in_one_table(adain_ckpt, tmp_path, fmnist_root):
     out = tmp_path / "bench.json"
     args = ["--ckpts", str(adain_ckpt), str(adain_ckpt), "--names", "first", "second", "--pairs", "16",
-            "--optimise-weights", "10", "--optimise-steps", "3", "--data-root", str(fmnist_root), "--out", str(out)]
+            "--optimise-weights", "10", "--optimise-steps", "3", "--alphas", "0.5", "1", "--refine-weights", "10",
+            "--refine-steps", "2", "--optimise-pairs", "8", "--data-root", str(fmnist_root), "--out", str(out)]
     result = run_cli("benchmarks/style.py", *args, env=THREADS)
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["rows"]
-    assert [r["name"] for r in rows][-2:] == ["first", "second"]
-    assert rows[-1]["style_dist"] == pytest.approx(rows[-2]["style_dist"])  # same model, same pairs
+    names = [r["name"] for r in rows]
+    assert names[-6:] == ["first, alpha 0.5", "first, alpha 1", "second, alpha 0.5", "second, alpha 1",
+                          "first, alpha 1 + refine (2 steps, style weight 10)", "second, alpha 1 + refine (2 steps, style weight 10)"]
+    assert rows[-3]["style_dist"] == pytest.approx(rows[-5]["style_dist"])  # same model, same pairs
+    assert rows[-1]["num_pairs"] == 8 and rows[-1]["gram_dist"] != pytest.approx(rows[-3]["gram_dist"])
     assert any(r["name"].startswith("optimisation") for r in rows)
     assert out.with_suffix(".md").read_text().startswith("| stylizer |")
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")

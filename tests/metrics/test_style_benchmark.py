@@ -73,3 +73,37 @@ def test_optimisation_moves_the_style_distance_down(pairs, classifier):
     # Each image is optimised on its own: the batch does not change a result.
     alone = optimise_style(content[:1], style[:1], classifier, steps=10, style_weight=100.0)
     assert torch.allclose(alone, result[:1], atol=1e-4)
+
+
+def test_refinement_starts_from_the_given_result_and_keeps_the_content_term(pairs, classifier):
+    from genstyle.stylization.optimise import refining_stylizer
+
+    content, style = pairs.content[:4], pairs.style[:4]
+    start = (content + style) / 2
+    assert torch.equal(optimise_style(content, style, classifier, steps=0, init=start), start)
+    assert torch.equal(optimise_style(content, style, classifier, steps=0), content)
+    # From the blend, a content-only objective pulls back towards the content (its term compares with content).
+    pulled = optimise_style(content, style, classifier, steps=20, style_weight=0.0, init=start)
+    assert (pulled - content).abs().mean() < (start - content).abs().mean()
+    blend = lambda c, s, cl, sl: (c + s) / 2  # noqa: E731
+    blend.loss_feature_networks = ("decoder-net",)
+    refine = refining_stylizer(blend, classifier, steps=0, style_weight=10.0)
+    assert torch.equal(refine(content, style, None, None), start)
+    assert refine.loss_feature_networks[0] == "decoder-net" and len(refine.loss_feature_networks) == 1 + bool(
+        getattr(classifier, "weights_sha256", None))
+
+
+def test_refine_entries_refine_each_curve_at_its_strongest_point(classifier):
+    from genstyle.cli.style_benchmark import Entry, refine_entries
+
+    def constant(value):
+        return lambda c, s, cl, sl: torch.full_like(c, value)
+
+    entries = [Entry("adain, alpha 0.5", constant(0.5), curve="adain", strength=0.5),
+               Entry("adain, alpha 1", constant(1.0), curve="adain", strength=1.0),
+               Entry("cvae", constant(0.0))]
+    rows = refine_entries(entries, classifier, steps=0, weights=[3.0, 10.0], max_pairs=50)
+    assert [r.name for r in rows] == ["adain, alpha 1 + refine (0 steps, style weight 3)", "adain, alpha 1 + refine (0 steps, style weight 10)"]
+    assert [r.strength for r in rows] == [3.0, 10.0] and {r.max_pairs for r in rows} == {50}
+    x = torch.zeros(2, 1, 28, 28)
+    assert torch.equal(rows[0].stylizer(x, x, None, None), torch.ones_like(x))

@@ -131,6 +131,26 @@ def reference_entries(optimise_weights: list[float], classifier: FashionClassifi
     return entries
 
 
+def refine_entries(entries: list[Entry], classifier: FashionClassifier, steps: int, weights: list[float], max_pairs: int | None) -> list[Entry]:
+    """For each stylizer with a test-time strength (adain), its strongest row refined by `steps`
+    optimisation steps at each style weight: one curve per stylizer, scored on the optimisation
+    rows' pairs."""
+    from genstyle.stylization.optimise import refining_stylizer
+
+    strongest: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.curve is not None and (entry.curve not in strongest or entry.strength > strongest[entry.curve].strength):
+            strongest[entry.curve] = entry
+    return [
+        Entry(
+            f"{e.name} + refine ({steps} steps, style weight {w:g})", refining_stylizer(e.stylizer, classifier, steps, w),
+            note=e.note, max_pairs=max_pairs, curve=f"{e.name} + refine ({steps} steps)", strength=w,
+        )
+        for e in strongest.values()
+        for w in weights
+    ]
+
+
 def run_entries(
     entries: list[Entry], num_pairs: int, seed: int, data_root: str | None = None, log=print,
     network: str = "fmnist-independent", allow_own_features: bool = False,

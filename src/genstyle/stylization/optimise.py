@@ -41,12 +41,16 @@ def optimise_style(
     style_weight: float = STYLE_WEIGHT,
     content_weight: float = CONTENT_WEIGHT,
     lr: float = LEARNING_RATE,
+    init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`content` `(B, 1, 28, 28)` and `style` `(B or 1, 1, 28, 28)` in [-1, 1] -> `(B, 1, 28, 28)`
-    in [-1, 1]: the content image optimised towards the style image's Gram statistics."""
+    in [-1, 1]: the content image optimised towards the style image's Gram statistics. `init`
+    (same shape as `content`) starts the pixels elsewhere, e.g. at a feed-forward model's result
+    (refinement); the content term still compares with `content`."""
     require(content.ndim == 4 and tuple(content.shape[1:]) == (1, 28, 28), f"content has shape {tuple(content.shape)}; the optimisation reference takes (B, 1, 28, 28) Fashion-MNIST-sized images.")
     require(style.ndim == 4 and tuple(style.shape[1:]) == (1, 28, 28), f"style has shape {tuple(style.shape)}; the optimisation reference takes (B, 1, 28, 28) Fashion-MNIST-sized images.")
     check_style_count(len(content), len(style))
+    require(init is None or tuple(init.shape) == tuple(content.shape), f"init has shape {tuple(init.shape) if init is not None else None}; it must be the content's {tuple(content.shape)}.")
     require(steps >= 0 and style_weight >= 0 and content_weight >= 0 and lr > 0, "steps, style_weight and content_weight must be >= 0 and lr > 0.")
     was_training = classifier.training
     classifier.eval()
@@ -55,7 +59,7 @@ def optimise_style(
     with torch.no_grad():
         style_grams = [gram_matrix(f) for f in classifier.stage_outputs(style, 2)]
         content_target = classifier.stage_outputs(content, 3)[2]
-    x = content.clone().requires_grad_(True)
+    x = (content if init is None else init.to(device).float()).clone().requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
@@ -81,6 +85,18 @@ def optimisation_stylizer(classifier: FashionClassifier, steps: int = STEPS, sty
     # Its loss is computed in `classifier`: scoring it in those features is refused or flagged
     # (genstyle.metrics.own_features), as for a model's `loss_feature_networks`.
     stylize.loss_feature_networks = loss_networks(classifier)
+    return stylize
+
+
+def refining_stylizer(start, classifier: FashionClassifier, steps: int, style_weight: float, lr: float = LEARNING_RATE):
+    """A benchmark stylizer that runs `start` (another stylizer, e.g. adain's) and then `steps`
+    optimisation steps from its result: the feed-forward result refined per image."""
+
+    def stylize(content: torch.Tensor, style: torch.Tensor, content_labels=None, style_labels=None) -> torch.Tensor:
+        first = start(content, style, content_labels, style_labels)
+        return optimise_style(content, style, classifier, steps=steps, style_weight=style_weight, lr=lr, init=first)
+
+    stylize.loss_feature_networks = tuple(dict.fromkeys((*getattr(start, "loss_feature_networks", ()), *loss_networks(classifier))))
     return stylize
 
 
