@@ -75,6 +75,37 @@ def test_stylize_method_optimise_writes_a_file_without_a_checkpoint(images, tmp_
         assert img.size == (28, 28) and img.mode == "L"
 
 
+def test_stylize_method_refine_optimises_from_the_models_result(adain_ckpt, images, tmp_path):
+    import numpy as np
+    import torch
+
+    from genstyle.checkpoints import load_model
+    from genstyle.classifier.fashion_classifier import load_classifier
+    from genstyle.cli.stylize_inputs import load_image
+    from genstyle.stylization.optimise import optimise_style
+
+    outs = {}
+    for method in ("model", "refine"):
+        outs[method] = tmp_path / f"{method}.png"
+        args = [f"method={method}", f"ckpt_path={adain_ckpt}", f"content={images / 'shirt.png'}", f"style={images / 'coat.png'}",
+                f"out={outs[method]}", "steps=3", "style_weight=30"]
+        result = run_cli("stylize.py", *args, env=THREADS)
+        assert result.returncode == 0, result.stderr
+    read = {k: np.asarray(Image.open(v), dtype=np.int16) for k, v in outs.items()}
+    # What the command wrote is the optimisation started at the model's own result, not at the content.
+    model, _ = load_model(adain_ckpt)
+    content = load_image(images / "shirt.png", "content", (1, 28, 28), False)[None]
+    style = load_image(images / "coat.png", "style", (1, 28, 28), False)[None]
+    with torch.no_grad():
+        start = model.stylize(content, style)
+    classifier = load_classifier()
+    expected = optimise_style(content, style, classifier, steps=3, style_weight=30.0, init=start)
+    from_content = optimise_style(content, style, classifier, steps=3, style_weight=30.0)
+    as_uint8 = lambda x: ((x[0, 0].clamp(-1, 1) + 1) * 127.5).round().numpy()  # noqa: E731
+    assert np.abs(read["refine"] - as_uint8(expected)).max() <= 1
+    assert np.abs(read["refine"] - as_uint8(from_content)).max() > 1 and np.abs(read["refine"] - read["model"]).max() > 1
+
+
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [

@@ -123,7 +123,7 @@ def run_model(
     return torch.cat(results)
 
 
-METHODS = ("model", "optimise")
+METHODS = ("model", "optimise", "refine")
 
 
 def latent_options(cfg: DictConfig, model: GenerativeModule) -> tuple[int, int] | None:
@@ -166,8 +166,9 @@ def stylize(cfg: DictConfig) -> list[Path]:
     method = cfg.get("method", "model")
     require(
         method in METHODS,
-        f"method={method} is not a stylize method; use method=model (a trained model, ckpt_path=...) or method=optimise "
-        "(no checkpoint: Gatys et al.'s optimisation with the Fashion-MNIST classifier, content=... style=...).",
+        f"method={method} is not a stylize method; use method=model (a trained model, ckpt_path=...), method=optimise "
+        "(no checkpoint: Gatys et al.'s optimisation with the Fashion-MNIST classifier, content=... style=...) or "
+        "method=refine (the model's result, then steps= of that optimisation from it).",
     )
     if method == "optimise":
         from genstyle.cli.stylize_optimise import stylize_by_optimisation
@@ -188,6 +189,10 @@ def stylize(cfg: DictConfig) -> list[Path]:
     if latent is not None:
         return stylize_latent(cfg, model, *latent)
     mode = capability(model, cfg.ckpt_path)
+    if method == "refine":
+        from genstyle.cli.stylize_optimise import check_refinable
+
+        check_refinable(model, mode, cfg)
     if mode == "stylize":
         require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")
         require(cfg.direction is None, f"direction={cfg.direction} is for translation models (cyclegan); this {model.family} model takes style= instead.")
@@ -217,6 +222,10 @@ def stylize(cfg: DictConfig) -> list[Path]:
     style = load_image(style_path, "style", model.image_shape, cfg.convert_channels)[None] if mode == "stylize" else None
 
     results = run_model(model, mode, images, style, cfg.direction, labels, options)
+    if method == "refine":
+        from genstyle.cli.stylize_optimise import refine_results
+
+        results = refine_results(images, style, results, cfg)
     for i, target in enumerate(targets):
         if cfg.panel:
             row = [images[i], *([style[0]] if style is not None else []), results[i]]

@@ -5,6 +5,9 @@ project's Fashion-MNIST classifier as the feature network (`genstyle.stylization
 Same inputs and outputs as the model path of `stylize.py` (single file or folder, `panel=true`,
 no overwriting, every input checked before anything is written); images are decoded as 28x28
 grayscale, the classifier's input. `steps=` and `style_weight=` set the optimisation.
+
+`method=refine ckpt_path=<adain> steps=30`: the model's result first, then the optimisation from
+it (the benchmark's "+ refine" rows: docs/style-transfer.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,33 @@ IMAGE_SHAPE = (1, 28, 28)
 BATCH = 256
 
 
+def optimisation_settings(cfg: DictConfig) -> tuple[int, float]:
+    steps, weight = int(cfg.steps), float(cfg.style_weight)
+    require(steps >= 1, f"steps={steps} must be at least 1 (optimisation steps per image).")
+    require(weight >= 0, f"style_weight={weight} must be >= 0 (the weight of the Gram losses).")
+    return steps, weight
+
+
+def check_refinable(model, mode: str, cfg: DictConfig) -> None:
+    """method=refine needs a model that stylizes 1x28x28 images (the optimisation's classifier input)."""
+    require(mode == "stylize", f"method=refine refines a stylizing model's result (adain, munit, cvae, cgan, stargan_v2); this {model.family} model translates. Drop method=refine.")
+    require(tuple(model.image_shape) == IMAGE_SHAPE, f"method=refine optimises in the Fashion-MNIST classifier, which takes 1x28x28 images; this model makes {tuple(model.image_shape)}. Drop method=refine.")
+    optimisation_settings(cfg)
+
+
+def refine_results(images: torch.Tensor, style: torch.Tensor, results: torch.Tensor, cfg: DictConfig) -> torch.Tensor:
+    """`steps=` optimisation steps (style weight `style_weight=`) from each model result."""
+    from genstyle.classifier.fashion_classifier import load_classifier
+    from genstyle.stylization.optimise import optimise_style
+
+    steps, weight = optimisation_settings(cfg)
+    classifier = load_classifier().to(cfg.device)
+    return torch.cat([
+        optimise_style(content, style, classifier, steps=steps, style_weight=weight, init=start).cpu()
+        for content, start in zip(images.split(BATCH), results.split(BATCH), strict=True)
+    ])
+
+
 def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
     from genstyle.classifier.fashion_classifier import load_classifier
     from genstyle.pixels import to_uint8
@@ -31,8 +61,7 @@ def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
         require(cfg.get(key) is None, f"{key}= is for trained models; method=optimise takes content=, style= and out= only (its strength is style_weight=). Drop {key}=.")
     require(cfg.get("ckpt_path") is None, "method=optimise uses no checkpoint; drop ckpt_path= (or drop method=optimise to apply the checkpoint's model).")
     require(cfg.style is not None, "method=optimise needs style=<image file> (the style exemplar).")
-    steps, weight = int(cfg.steps), float(cfg.style_weight)
-    require(steps >= 1 and weight >= 0, f"steps={steps} must be >= 1 and style_weight={weight} >= 0.")
+    steps, weight = optimisation_settings(cfg)
     style_path = Path(cfg.style).expanduser()
     problem = file_problem(style_path, "image file")
     require(problem is None, f"style={style_path}{problem} (give one style image; it is applied to every content image).")
