@@ -33,17 +33,22 @@ def curves(rows: list[dict]) -> dict[str, list[dict]]:
     return {name: sorted(group, key=lambda r: r.get("strength") or 0.0) for name, group in groups.items()}
 
 
+def _colour(index: int):
+    """Twenty distinct colours (tab20), so a table of more than ten stylizers repeats none."""
+    return plt.get_cmap("tab20").colors[(2 * index) % 20 + (2 * index) // 20 % 2]
+
+
 def _draw(ax, rows: list[dict], labels: bool) -> None:
     for index, (name, group) in enumerate(curves(rows).items()):
         xs, ys = [style_moved(r) for r in group], [100 * r["content_class"] for r in group]
-        ax.plot(xs, ys, marker="o", ms=4, lw=1.4, color=f"C{index % 10}", label=name)
+        ax.plot(xs, ys, marker="o", ms=4, lw=1.4, color=_colour(index), label=name)
         if not labels:
             continue
         for point, (row, x, y) in enumerate(zip(group, xs, ys, strict=True)):
             strength = f"{row['strength']:g}: " if row.get("strength") is not None else ""
             below = (index + point) % 2  # alternate above / below: neighbouring points' labels do not overlap
             ax.annotate(f"{strength}{row['fid']:.1f}", (x, y), textcoords="offset points", xytext=(5, -11 if below else 4),
-                        fontsize=7, color=f"C{index % 10}")  # fmt: skip
+                        fontsize=7, color=_colour(index))  # fmt: skip
     for row in rows:
         if row["name"] in COPIES:
             marker, label = COPIES[row["name"]]
