@@ -38,6 +38,18 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def three(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def two(x: float) -> str:
+    return f"{x:.2f}"
+
+
+# the columns that differ by network, each with its format
+COLUMNS = (("content_class", pct), ("style_class", pct), ("gram_dist", three), ("source_dependence", three), ("fid", two))
+
+
 def pair(a: str, b: str, own: bool) -> str:
     return f"{a} / {b}{' *' if own else ''}"
 
@@ -58,14 +70,11 @@ def side_by_side(first: dict, second: dict) -> tuple[list[str], list[str]]:
             unmatched.append(a["name"])
             continue
         own = b["name"].endswith(OWN_FLAG)
-        def both(key: str, fmt) -> str:
-            return pair(fmt(a[key]), fmt(b[key]), own)
-
-        three, two = (lambda x: f"{x:.3f}"), (lambda x: f"{x:.2f}")
+        both = {key: pair(fmt(a[key]), fmt(b[key]), own) for key, fmt in COLUMNS}
         lines.append(
-            f"| {a['name']} | {a['num_pairs']} | {both('content_class', pct)} | {both('style_class', pct)} "
-            f"| {both('gram_dist', three)} | {both('source_dependence', three)} ({a['source_dependence_pixel']:.3f}) "
-            f"| {a['background_change']:.3f} | {both('fid', two)} "
+            f"| {a['name']} | {a['num_pairs']} | {both['content_class']} | {both['style_class']} "
+            f"| {both['gram_dist']} | {both['source_dependence']} ({a['source_dependence_pixel']:.3f}) "
+            f"| {a['background_change']:.3f} | {both['fid']} "
             f"| {a['content_fid']:.2f} / {a['style_fid']:.2f} ; {b['content_fid']:.2f} / {b['style_fid']:.2f} |"
         )
     return lines, unmatched
