@@ -406,6 +406,7 @@ def test_stylize_cli_latent_row_and_reference(trained, pngs, tmp_path):
         (["target=coat", "style={pngs}/1.png"], "exclude each other"),
         (["style={pngs}/colour.png", "style_labels=coat"], "colour .RGB. image but the model works on grayscale"),
         (["style={pngs}/1.png", "content_labels=coat"], "takes no content_labels"),
+        (["target=coat", "method=refine"], "method=refine optimises towards a style image"),
     ],
 )
 def test_stylize_cli_bad_input(trained, pngs, tmp_path, overrides, message):

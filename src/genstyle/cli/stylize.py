@@ -186,6 +186,8 @@ def stylize(cfg: DictConfig) -> list[Path]:
         )
         options["alpha"] = float(cfg.alpha)
     latent = latent_options(cfg, model)
+    require(method != "refine" or latent is None,
+            "method=refine optimises towards a style image (style=); target= (latent-guided) has none. Drop method=refine or target=.")
     if latent is not None:
         return stylize_latent(cfg, model, *latent)
     mode = capability(model, cfg.ckpt_path)
