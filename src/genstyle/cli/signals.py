@@ -44,8 +44,10 @@ def interruption_message(stop: TrainingInterrupted, run_dir: Path) -> str:
     name = signal.Signals(stop.signum).name
     resume = f"Resume with: {resume_command(user_overrides(), run_dir)}"
     if stop.checkpoint is not None:
-        # epochs counted from 1, as the progress bar and the file names (callbacks/epoch_names.py)
-        return f"{name}: stopped at epoch {stop.epoch + 1}, step {stop.step}; checkpoint {stop.checkpoint}. {resume}"
+        # imported here: it loads Lightning, which a training has loaded by now but start-up has not
+        from genstyle.callbacks.epoch_names import shown_epoch
+
+        return f"{name}: stopped at epoch {shown_epoch(stop.epoch)}, step {stop.step}; checkpoint {stop.checkpoint}. {resume}"
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.is_file():  # outside a training step, e.g. during the test after training
         return f"{name}: stopped; the newest checkpoint is {last}. {resume}"

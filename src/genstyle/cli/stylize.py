@@ -34,10 +34,10 @@ from genstyle.cli.inference_options import apply_inference_options
 from genstyle.cli.model_list import capable_models
 from genstyle.cli.options import command
 from genstyle.cli.outputs import plural
-from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
+from genstyle.cli.stylize_inputs import content_files, load_image, output_paths, style_file
 from genstyle.data.sources import FASHION_MNIST_CLASSES
 from genstyle.directions import DIRECTIONS, target_domain
-from genstyle.errors import GenstyleError, file_problem, require
+from genstyle.errors import GenstyleError, require
 from genstyle.images import grid_image, save_png
 from genstyle.models.base import GenerativeModule
 from genstyle.pixels import to_uint8
@@ -198,9 +198,7 @@ def stylize(cfg: DictConfig) -> list[Path]:
     if mode == "stylize":
         require(cfg.style is not None, f"This {model.family} model stylizes: give style=<image file> (the style exemplar).")
         require(cfg.direction is None, f"direction={cfg.direction} is for translation models (cyclegan); this {model.family} model takes style= instead.")
-        style_path = Path(cfg.style).expanduser()
-        problem = file_problem(style_path, "image file")
-        require(problem is None, f"style={style_path}{problem} (give one style image; it is applied to every content image).")
+        style_path = style_file(cfg.style)
     else:
         require(cfg.style is None, f"style= is not used by translation models ({model.family} translates between its two training domains); drop style= and give direction=a2b or b2a.")
         require(cfg.direction in DIRECTIONS, f"direction={cfg.direction} must be one of {', '.join(DIRECTIONS)} for this {model.family} model (a2b: domain A to domain B).")
@@ -225,9 +223,9 @@ def stylize(cfg: DictConfig) -> list[Path]:
 
     results = run_model(model, mode, images, style, cfg.direction, labels, options)
     if method == "refine":
-        from genstyle.cli.stylize_optimise import refine_results
+        from genstyle.cli.stylize_optimise import optimise_batches
 
-        results = refine_results(images, style, results, cfg)
+        results = optimise_batches(images, style, cfg, starts=results)
     for i, target in enumerate(targets):
         if cfg.panel:
             row = [images[i], *([style[0]] if style is not None else []), results[i]]

@@ -16,6 +16,15 @@ from genstyle.pixels import to_model_range
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
+def style_file(style: str) -> Path:
+    """`style=` as a path to one readable image file (a folder, device or missing file is an error
+    that says which)."""
+    path = Path(style).expanduser()
+    problem = file_problem(path, "image file")
+    require(problem is None, f"style={path}{problem} (give one style image; it is applied to every content image).")
+    return path
+
+
 def colour_channels(path: Path, key: str) -> int:
     """1 for a grayscale image (including RGB files whose three channels are equal), else 3."""
     from PIL import Image, UnidentifiedImageError

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from genstyle.cli.stylize_inputs import content_files, load_image, output_paths
-from genstyle.errors import file_problem, require
+from genstyle.cli.stylize_inputs import content_files, load_image, output_paths, style_file
+from genstyle.errors import require
 from genstyle.images import grid_image, save_png
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -39,40 +39,39 @@ def check_refinable(model, mode: str, cfg: DictConfig) -> None:
     optimisation_settings(cfg)
 
 
-def refine_results(images: torch.Tensor, style: torch.Tensor, results: torch.Tensor, cfg: DictConfig) -> torch.Tensor:
-    """`steps=` optimisation steps (style weight `style_weight=`) from each model result."""
+def optimise_batches(images: torch.Tensor, style: torch.Tensor, cfg: DictConfig, starts: torch.Tensor | None = None) -> torch.Tensor:
+    """`steps=` optimisation steps (style weight `style_weight=`) for each image, in batches of
+    BATCH: from the content image (method=optimise) or from each model result in `starts`
+    (method=refine)."""
     from genstyle.classifier.fashion_classifier import load_classifier
     from genstyle.stylization.optimise import optimise_style
 
     steps, weight = optimisation_settings(cfg)
     classifier = load_classifier().to(cfg.device)
+    chunks = images.split(BATCH)
+    first = starts.split(BATCH) if starts is not None else [None] * len(chunks)
     return torch.cat([
         optimise_style(content, style, classifier, steps=steps, style_weight=weight, init=start).cpu()
-        for content, start in zip(images.split(BATCH), results.split(BATCH), strict=True)
+        for content, start in zip(chunks, first, strict=True)
     ])
 
 
 def stylize_by_optimisation(cfg: DictConfig) -> list[Path]:
-    from genstyle.classifier.fashion_classifier import load_classifier
     from genstyle.pixels import to_uint8
-    from genstyle.stylization.optimise import optimise_style
 
     for key in ("direction", "content_labels", "style_labels", "alpha"):
         require(cfg.get(key) is None, f"{key}= is for trained models; method=optimise takes content=, style= and out= only (its strength is style_weight=). Drop {key}=.")
     require(cfg.get("ckpt_path") is None, "method=optimise uses no checkpoint; drop ckpt_path= (or drop method=optimise to apply the checkpoint's model).")
     require(cfg.style is not None, "method=optimise needs style=<image file> (the style exemplar).")
     steps, weight = optimisation_settings(cfg)
-    style_path = Path(cfg.style).expanduser()
-    problem = file_problem(style_path, "image file")
-    require(problem is None, f"style={style_path}{problem} (give one style image; it is applied to every content image).")
+    style_path = style_file(cfg.style)
     content = Path(cfg.content).expanduser()
     out = Path(cfg.out).expanduser()
     files, is_folder = content_files(content)
     targets = output_paths(files, content, is_folder, out, cfg.overwrite)
     images = torch.stack([load_image(f, "content", IMAGE_SHAPE, cfg.convert_channels) for f in files])
     style = load_image(style_path, "style", IMAGE_SHAPE, cfg.convert_channels)[None]
-    classifier = load_classifier().to(cfg.device)
-    results = torch.cat([optimise_style(chunk, style, classifier, steps=steps, style_weight=weight).cpu() for chunk in images.split(BATCH)])
+    results = optimise_batches(images, style, cfg)
     for i, target in enumerate(targets):
         if cfg.panel:
             save_png(grid_image(torch.stack([images[i], style[0], results[i]]), nrow=3), target)
