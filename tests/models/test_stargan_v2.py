@@ -5,7 +5,6 @@ benchmarks/reference_grid.py, and stylize.py's latent-guided path and bad input.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -29,7 +28,8 @@ from genstyle.metrics.backends import ClassifierBackend
 from genstyle.models.components.spectral_norm import is_spectral_normalised
 from genstyle.pixels import to_model_range
 from tests.cli.fake_stylers import FakeConditionalStylizer, write_checkpoint
-from tests.conftest import ROOT, compose_train
+from tests.conftest import compose_train
+from tests.helpers.benchmark_scripts import run_benchmark
 from tests.helpers.forked_cli import run_cli_forked as run_cli
 
 # Tiny networks: the code paths of the real ones at a fraction of the cost.
@@ -323,21 +323,10 @@ def test_style_benchmark_gives_the_style_images_true_labels(trained, test_images
 # --- benchmarks/domains.py and benchmarks/reference_grid.py ------------------------------------
 
 
-def run_script(name: str, *args: str) -> int:
-    """`main(args)` of a benchmarks/ script, in this process: its exit status (a user error exits 2)."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        return module.main(list(args))
-    except SystemExit as stop:
-        return stop.code
-
-
 def test_domains_benchmark_writes_the_protocol_and_the_class_pair(trained, tmp_path):
     _, run, _ = trained
     out = tmp_path / "domains.json"
-    assert run_script("domains", str(run / "checkpoints" / "last.ckpt"), "--per-source", "2", "--diversity-inputs", "1", "--out", str(out)) == 0
+    assert run_benchmark("domains", str(run / "checkpoints" / "last.ckpt"), "--per-source", "2", "--diversity-inputs", "1", "--out", str(out)) == 0
     record = json.loads(out.read_text())
     metrics = record["metrics"]
     assert record["protocol"]["translations_per_target"]["coat"] == 18  # 2 images from each of the 9 other domains
@@ -350,16 +339,16 @@ def test_domains_benchmark_writes_the_protocol_and_the_class_pair(trained, tmp_p
 def test_domains_benchmark_and_grid_bad_input_exit_2(trained, tmp_path, capsys):
     _, run, _ = trained
     out = tmp_path / "domains.json"
-    assert run_script("domains", str(run / "checkpoints" / "last.ckpt"), "--pair", "sneaker", "boots", "--out", str(out)) == 2
+    assert run_benchmark("domains", str(run / "checkpoints" / "last.ckpt"), "--pair", "sneaker", "boots", "--out", str(out)) == 2
     assert "boots not among the model's domains" in capsys.readouterr().err and not out.exists()
     cvae = write_checkpoint(FakeConditionalStylizer, tmp_path / "cvae.ckpt")
-    assert run_script("reference_grid", str(cvae), "--out", str(tmp_path / "grid.png")) == 2
+    assert run_benchmark("reference_grid", str(cvae), "--out", str(tmp_path / "grid.png")) == 2
     assert "has no domains" in capsys.readouterr().err and not (tmp_path / "grid.png").exists()
 
 
 def test_reference_grid_has_a_cell_per_source_and_reference(trained, tmp_path):
     _, run, _ = trained
-    assert run_script("reference_grid", str(run / "checkpoints" / "last.ckpt"), "--scale", "2", "--out", str(tmp_path / "grid.png")) == 0
+    assert run_benchmark("reference_grid", str(run / "checkpoints" / "last.ckpt"), "--scale", "2", "--out", str(tmp_path / "grid.png")) == 0
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.size == (9 * (56 + 2) + 2,) * 2  # 8 sources and a corner, 8 references and the top row
 

@@ -4,18 +4,10 @@ one network refused."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("benchmark_style_side_by_side", ROOT / "benchmarks" / "style_side_by_side.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers.benchmark_scripts import load_benchmark, run_benchmark
 
 
 def row(name: str, content_class: float, gram: float, fid: float) -> dict:
@@ -37,7 +29,7 @@ def write(tmp_path: Path, name: str, payload: dict) -> Path:
 
 
 def test_each_row_shows_the_first_network_then_the_second_and_marks_own_features(tmp_path):
-    script = load_script()
+    script = load_benchmark("style_side_by_side")
     first = run("independent", [row("adain", 0.8, 0.82, 42.5), row("cvae", 0.7, 0.98, 23.0), row("only here", 0.5, 0.5, 5.0)])
     second = run("classifier", [row("adain [scored in its own loss network]", 0.9, 0.51, 6.7), row("cvae", 0.6, 1.13, 27.0)])
     lines, unmatched = script.side_by_side(first, second)
@@ -48,21 +40,13 @@ def test_each_row_shows_the_first_network_then_the_second_and_marks_own_features
     assert unmatched == ["only here"]
 
 
-def exit_status(script, *args: str) -> int:
-    try:
-        return script.main(list(args))
-    except SystemExit as stop:
-        return stop.code
-
-
 def test_runs_on_other_pairs_or_in_one_network_are_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)  # the user's short message, not the traceback
-    script = load_script()
     a = write(tmp_path, "a.json", run("independent", [row("x", 0.5, 0.5, 1.0)]))
     other_pairs = write(tmp_path, "b.json", run("classifier", [row("x", 0.5, 0.5, 1.0)], num_pairs=200))
     same_network = write(tmp_path, "c.json", run("independent", [row("x", 0.5, 0.5, 1.0)]))
     out = tmp_path / "table.md"
-    assert exit_status(script, str(a), str(other_pairs), "--out", str(out)) == 2
+    assert run_benchmark("style_side_by_side", str(a), str(other_pairs), "--out", str(out)) == 2
     assert "num_pairs" in capsys.readouterr().err and not out.exists()
-    assert exit_status(script, str(a), str(same_network), "--out", str(out)) == 2
+    assert run_benchmark("style_side_by_side", str(a), str(same_network), "--out", str(out)) == 2
     assert "one run per network" in capsys.readouterr().err and not out.exists()
