@@ -185,3 +185,20 @@ def test_retraining_into_the_run_folder_keeps_its_human_rating(make_cfg, classif
     rewritten = json.loads((again / "eval.json").read_text())
     assert again == out and rewritten["epoch"] == 1 and rewritten["metrics"]["val/fid"] == pytest.approx(metrics["val/fid"])
     assert rewritten["human_rating"] == record["human_rating"]
+
+
+def test_a_second_network_measures_the_same_samples_again(make_cfg, classifier_weights):
+    _, metrics, out = run(make_cfg, classifier_weights, "model=dcgan", "callbacks.evaluation.second_network=fmnist-independent")
+    for key in ("fid", "kid_mean", "precision", "recall"):
+        assert f"val/fmnist-independent/{key}" in metrics, key
+    # Two feature spaces, two numbers: a copy of the first network's FID would be equal.
+    assert metrics["val/fmnist-independent/fid"] > 0 and metrics["val/fmnist-independent/fid"] != metrics["val/fid"]
+    rows = [r for r in csv.DictReader((out / "csv" / "metrics.csv").open()) if r.get("val/fid")]
+    assert float(rows[0]["val/fmnist-independent/fid"]) == metrics["val/fmnist-independent/fid"]
+
+
+def test_a_second_network_equal_to_the_first_is_refused(make_cfg, classifier_weights):
+    from genstyle.errors import GenstyleError
+
+    with pytest.raises(GenstyleError, match="already uses"):
+        run(make_cfg, classifier_weights, "model=dcgan", "callbacks.evaluation.second_network=fmnist-classifier")

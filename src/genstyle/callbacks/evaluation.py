@@ -83,6 +83,7 @@ class Evaluation(pl.Callback):
         kid_subsets: int | None = None,
         two_sample_judge: str | None = "cnn",
         cas: bool = True,
+        second_network: str | None = None,
     ) -> None:
         metrics = OmegaConf.to_container(metrics, resolve=True) if isinstance(metrics, DictConfig) else dict(metrics)
         require(num_samples > 0, f"callbacks.evaluation.num_samples={num_samples} must be > 0.")
@@ -101,6 +102,7 @@ class Evaluation(pl.Callback):
         self.reference_split, self.latent_samples = reference_split, latent_samples
         require(two_sample_judge in (None, *JUDGES), f"callbacks.evaluation.two_sample_judge={two_sample_judge!r} must be one of {', '.join(JUDGES)} or null (off).")
         self.two_sample_judge, self.cas = two_sample_judge, bool(cas)
+        self.second_network = second_network or None
         self.report = EvalReport(dirpath, grid_samples)
         self.fid_window = MovingWindow(fid_spread_window)
         self.backend: FeatureBackend | None = None
@@ -158,8 +160,31 @@ class Evaluation(pl.Callback):
             evaluator = MultiDomainEvaluation(**common)
         else:
             evaluator = SampleEvaluation(**common, latent_samples=self.latent_samples)
-        evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels)
+        second = self._second_backend(pl_module, evaluator) if self.second_network else None
+        evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels, **({"second": second} if second else {}))
         self.evaluator = evaluator
+
+    def _second_backend(self, pl_module: GenerativeModule, evaluator) -> FeatureBackend:
+        """The network of `second_network`, which measures the same samples again: refused where the
+        evaluation is not of samples, or where the model's losses use that network."""
+        name, family = self.second_network, pl_module.family
+        require(
+            isinstance(evaluator, SampleEvaluation),
+            f"callbacks.evaluation.second_network={name} measures the samples of sample(); model={family} is evaluated "
+            "through its translations here, in one network (metrics.judge_extractor). Remove second_network, or score "
+            "the checkpoint in another network with evaluate.py metrics.extractor=<network>.",
+        )
+        channels, height, _ = pl_module.image_shape
+        m = self.settings
+        backend = build_backend(name, channels, height, m.inception_weights, m.classifier_weights,
+                                device=str(pl_module.device) if m.device is None else m.device)  # fmt: skip
+        require(
+            backend.name != self.backend.name,
+            f"callbacks.evaluation.second_network={name} is the network the evaluation already uses ({self.backend.name}); "
+            "name a different one (fmnist-independent or fmnist-classifier at 28x28 grayscale), or null.",
+        )
+        check_own_features(f"model={family}", backend.name, backend.weights_sha256, pl_module.loss_feature_networks, m.allow_own_features)
+        return backend
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The protocol also reaches CSV/TensorBoard (hparams) so every logger's numbers are labelled.

@@ -1,7 +1,11 @@
 """Sample evaluation: `num_samples` images from `sample()` with a fixed seed against the
 reference split, as `val/fid`, `val/kid_mean`, `val/kid_std`, `val/is_mean`, `val/is_std`,
 `val/precision`, `val/recall`, `val/class_kl`, `val/modes_covered`; models with an encoder
-(VAEs) add `val/active_units`, `val/posterior_collapse` and `val/kl`."""
+(VAEs) add `val/active_units`, `val/posterior_collapse` and `val/kl`. With a second network
+(`callbacks.evaluation.second_network`) the same images are also measured in its features, as
+`val/<network>/fid`, `val/<network>/kid_mean`, ... against that network's own reference
+statistics: one set of samples, two feature spaces, so a number that only one network believes
+shows up beside the other."""
 
 from __future__ import annotations
 
@@ -33,11 +37,18 @@ class SampleEvaluation:
         self.num_samples, self.seed, self.batch_size = num_samples, seed, batch_size
         self.reference_split, self.latent_samples = reference_split, latent_samples
         self.reference: ReferenceStats | None = None
+        self.second: tuple[FeatureBackend, ReferenceStats] | None = None
 
-    def prepare(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> None:
+    def prepare(self, datamodule, backend: FeatureBackend, image_size: int, channels: int,
+                second: FeatureBackend | None = None) -> None:  # fmt: skip
+        self.reference = self._reference(datamodule, backend, image_size, channels)
+        if second is not None:
+            self.second = (second, self._reference(datamodule, second, image_size, channels))
+
+    def _reference(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> ReferenceStats:
         start = time.perf_counter()
         m = self.settings
-        self.reference = load_or_compute_reference(
+        reference = load_or_compute_reference(
             backend,
             lambda: datamodule.load_split(self.reference_split).images,
             dataset=datamodule.dataset if datamodule.dataset != "image_folder" else f"folder-{Path(datamodule.root).name}",
@@ -45,16 +56,20 @@ class SampleEvaluation:
             subset_seed=m.subset_seed, prc_neighborhood=m.prc_neighborhood, cache_dir=m.cache_dir,
         )  # fmt: skip
         log.info(
-            "Evaluation reference %s:%s, %d images, %s (%.1fs)", self.reference.protocol["dataset"], self.reference_split,
-            self.reference.num_real, "from cache" if self.reference.from_cache else "computed", time.perf_counter() - start,
+            "Evaluation reference %s:%s in %s, %d images, %s (%.1fs)", reference.protocol["dataset"], self.reference_split,
+            backend.name, reference.num_real, "from cache" if reference.from_cache else "computed", time.perf_counter() - start,
         )
+        return reference
 
     def protocol(self) -> dict:
         p = self.reference.protocol
+        second = {}
+        if self.second is not None:
+            second = {"eval_second_extractor": self.second[0].name, "eval_second_weights_sha256": self.second[1].protocol["weights_sha256"]}
         return {
             "eval_extractor": p["extractor"], "eval_weights_sha256": p["weights_sha256"],
             "eval_reference": f"{p['dataset']}:{p['split']}", "eval_num_real": self.reference.num_real,
-            "eval_num_fake": self.num_samples, "eval_seed": self.seed,
+            "eval_num_fake": self.num_samples, "eval_seed": self.seed, **second,
         }  # fmt: skip
 
     def measure(self, trainer: pl.Trainer, pl_module: GenerativeModule, backend: FeatureBackend, in_validation: bool):
@@ -66,6 +81,12 @@ class SampleEvaluation:
         result = evaluate_features(features, self.reference, self.settings.fidelity,
                                    mode_min_share=self.settings.mode_min_share, min_samples=self.settings.min_samples)
         logged = result.prefixed("val/")
+        if self.second is not None:
+            network, reference = self.second
+            seen = evaluate_features(gather_features(network(images), self.num_samples, self.batch_size), reference,
+                                     self.settings.fidelity, mode_min_share=self.settings.mode_min_share,
+                                     min_samples=self.settings.min_samples)  # fmt: skip
+            logged.update(seen.prefixed(f"val/{network.name}/"))
         if pl_module.has_encoder:
             logged.update(self._latent_metrics(pl_module, datamodule, skip_kl=in_validation))
         for note in result.notes:
