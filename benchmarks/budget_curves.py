@@ -45,7 +45,10 @@ FAMILIES: dict[str, list[str]] = {
     "sngan": ["model=sngan"],
     "wgan_gp": ["model=wgan_gp"],
 }
-METRICS = ("val/fid", "val/kid_mean", "val/precision", "val/recall", "val/c2st_acc")
+# The networks the curves are scored in (the run's metrics.extractor and its second network) and the
+# numbers kept from each.
+NETWORKS = ("fmnist-classifier", "fmnist-independent")
+SHOWN = ("fid", "kid_mean", "precision", "recall")
 
 
 def run_dir_of(out: Path, family: str, seed: int) -> Path:
@@ -58,6 +61,7 @@ def job_command(family: str, seed: int, args) -> list[str]:
         f"data.batch_size={BATCH_SIZE}", f"trainer.limit_train_batches={args.chunk}", f"trainer.max_epochs={args.chunks}",
         "trainer.limit_val_batches=5", f"callbacks.evaluation.every_n_epochs={args.eval_every}",
         f"callbacks.evaluation.num_samples={args.num_samples}", f"metrics.extractor={args.extractor}",
+        *([f"callbacks.evaluation.second_network={args.second_network}"] if args.second_network else []),
         "callbacks.interpretability=null", "callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false",
         "logger=csv", "test=false", f"hydra.run.dir={run_dir_of(args.out, family, seed)}", *args.extra,
     ]
@@ -148,42 +152,39 @@ def cost(args) -> int:
 
 
 def history(run_dir: Path) -> list[dict]:
-    """The evaluated points of one run: iterations, seconds of training so far, the metrics."""
-    path = run_dir / "metrics_history.jsonl"
+    """The evaluated points of one run, from its eval.json: iterations, and the metrics by network
+    (`val/fid` is in the run's metrics.extractor, `val/<network>/fid` in its second network)."""
+    path = run_dir / "eval.json"
     if not path.is_file():
         return []
+    record = json.loads(path.read_text())
+    primary = record["protocol"]["extractor"]
     chunk = int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split() if c.startswith("trainer.limit_train_batches=")))
-    # Epochs with an evaluation, as eval.json's history records them (Lightning's count from 0, as
-    # in metrics_history.jsonl; the grid file names count from 1). Later lines repeat the last
-    # evaluation's numbers until the next one.
-    evaluated = {int(h["epoch"]) for h in json.loads((run_dir / "eval.json").read_text())["history"]}
-    points: dict[int, dict] = {}  # by epoch: the last line of each evaluated epoch
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        if "val/fid" in row and int(row.get("epoch", 0)) in evaluated:
-            epoch = int(row.get("epoch", 0))
-            points[epoch] = {"iterations": (epoch + 1) * chunk, **{k: row[k] for k in METRICS if k in row}}
-    return [points[e] for e in sorted(points)]
+    points = []
+    for h in record["history"]:  # epochs as Lightning counts them, from 0
+        networks: dict[str, dict[str, float]] = {}
+        for key, value in h.items():
+            parts = key.split("/")
+            if parts[0] != "val" or parts[-1] not in SHOWN:
+                continue
+            networks.setdefault(primary if len(parts) == 2 else parts[1], {})[parts[-1]] = value
+        point = {"iterations": (int(h["epoch"]) + 1) * chunk, "networks": networks}
+        if "val/c2st_acc" in h:  # the two-sample judge reads pixels: no network of its own
+            point["c2st_acc"] = h["val/c2st_acc"]
+        points.append(point)
+    return points
 
 
-def final_metrics(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def mean_std(values: Sequence[float]) -> list[float]:
+    return [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)]
 
 
 def collect(args) -> int:
     runs: dict[str, dict[int, list[dict]]] = {}
-    finals: dict[str, dict[int, dict]] = {}
     for run_dir in sorted(p for p in args.out.iterdir() if p.is_dir() and "_seed" in p.name):
         family, _, seed = run_dir.name.rpartition("_seed")
-        points = history(run_dir)
-        if not points:
-            continue
-        final = final_metrics(run_dir)
-        if "val/c2st_acc" in final:
-            points[-1]["val/c2st_acc"] = final["val/c2st_acc"]
-        runs.setdefault(family, {})[int(seed)] = points
-        finals.setdefault(family, {})[int(seed)] = final
+        if points := history(run_dir):
+            runs.setdefault(family, {})[int(seed)] = points
     cost_path = args.out / "cost.json"
     cost_rows = json.loads(cost_path.read_text())["families"] if cost_path.is_file() else {}
     order = [f for f in FAMILIES if f in runs] + sorted(set(runs) - set(FAMILIES))
@@ -193,18 +194,22 @@ def collect(args) -> int:
         for points in runs[family].values():
             for p in points:
                 by_iter.setdefault(p["iterations"], []).append(p)
-        ratio = cost_rows.get(family.split("_gmm")[0], {}).get("vs_dcgan")
+        ratio = cost_of(family, cost_rows)
         for iterations in sorted(by_iter):
             pts = by_iter[iterations]
             row = {"family": family, "iterations": iterations, "seeds": len(pts), "cost_vs_dcgan": ratio,
-                   "dcgan_iteration_equivalents": iterations * ratio if ratio else None}
-            for key in METRICS:
-                values = [p[key] for p in pts if key in p]
-                if values:
-                    row[key] = [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)]
+                   "dcgan_iteration_equivalents": iterations * ratio if ratio else None, "networks": {}}
+            for network in sorted({n for p in pts for n in p["networks"]}):
+                for key in SHOWN:
+                    values = [p["networks"][network][key] for p in pts if key in p["networks"].get(network, {})]
+                    if values:
+                        row["networks"].setdefault(network, {})[key] = mean_std(values)
+            if c2st := [p["c2st_acc"] for p in pts if "c2st_acc" in p]:
+                row["c2st_acc"] = mean_std(c2st)
             table.append(row)
     header = (f"Budget curves: the runs under {args.out} ({datetime.now():%Y-%m-%d %H:%M}); batch {BATCH_SIZE}; "
-              f"one iteration = one batch; FID/KID/precision/recall in the features of metrics.extractor of each run")
+              f"one iteration = one batch; mean ± std over seeds; FID in {' and '.join(NETWORKS)}, "
+              f"KID/precision/recall in {NETWORKS[1]}; the run's JSON holds every number in both")
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.doc}.json").write_text(json.dumps({"header": header, "cost": cost_rows, "table": table}, indent=2) + "\n")
     Path(f"{args.doc}.md").write_text(markdown(table, header))
@@ -213,56 +218,70 @@ def collect(args) -> int:
     return 0
 
 
+def cost_of(family: str, cost_rows: dict) -> float | None:
+    """A family's cost per iteration over DCGAN's; vae_gmm trains exactly as vae."""
+    return cost_rows.get(family.removesuffix("_gmm"), {}).get("vs_dcgan")
+
+
 def markdown(table: Sequence[dict], header: str) -> str:
-    cols = ["family", "iterations", "DCGAN-iteration cost", "seeds", "FID", "KID", "precision", "recall", "two-sample acc."]
+    classifier, independent = NETWORKS
+    cols = ["family", "iterations", "DCGAN-iteration cost", "seeds", "FID, classifier", "FID, independent",
+            "KID, independent", "precision, independent", "recall, independent", "two-sample acc."]
     lines = [f"<!-- {header} -->", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
-    def fmt(row: dict, key: str, digits: int) -> str:
-        if key not in row:
+    def fmt(numbers: dict, key: str, digits: int) -> str:
+        if key not in numbers:
             return "-"
-        mean, std, n = row[key]
+        mean, std, n = numbers[key]
         return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if n > 1 else "")
 
     for r in table:
         equiv = f"{r['dcgan_iteration_equivalents']:.0f}" if r["dcgan_iteration_equivalents"] else "-"
-        lines.append("| " + " | ".join([r["family"], str(r["iterations"]), equiv, str(r["seeds"]), fmt(r, "val/fid", 2),
-                                        fmt(r, "val/kid_mean", 4), fmt(r, "val/precision", 3), fmt(r, "val/recall", 3),
-                                        fmt(r, "val/c2st_acc", 3)]) + " |")
+        a, b = r["networks"].get(classifier, {}), r["networks"].get(independent, {})
+        lines.append("| " + " | ".join([r["family"], str(r["iterations"]), equiv, str(r["seeds"]), fmt(a, "fid", 2),
+                                        fmt(b, "fid", 2), fmt(b, "kid_mean", 4), fmt(b, "precision", 3),
+                                        fmt(b, "recall", 3), fmt(r, "c2st_acc", 3)]) + " |")
     return "\n".join(lines) + "\n"
 
 
 def plot(runs: dict[str, dict[int, list[dict]]], cost_rows: dict, path: Path) -> None:
     """FID against training time in DCGAN-iteration equivalents (iterations x the family's cost
-    ratio), one line per family (mean over seeds where several), seeds' points as dots."""
+    ratio), one panel per network, one line per family (mean over seeds), seeds' points as dots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for family, seeds in runs.items():
-        ratio = cost_rows.get(family.split("_gmm")[0], {}).get("vs_dcgan") or 1.0
-        by_iter: dict[int, list[float]] = {}
-        for points in seeds.values():
-            for p in points:
-                by_iter.setdefault(p["iterations"], []).append(p["val/fid"])
-        xs = sorted(by_iter)
-        (line,) = ax.plot([x * ratio for x in xs], [statistics.fmean(by_iter[x]) for x in xs], marker="o", label=family)
-        for x in xs:
-            if len(by_iter[x]) > 1:
-                ax.scatter([x * ratio] * len(by_iter[x]), by_iter[x], s=10, color=line.get_color(), alpha=0.5)
-    ax.set_xlabel("training time, in DCGAN iterations (iterations x cost per iteration / DCGAN's)")
-    ax.set_ylabel("FID vs the 10,000 test images")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    fig, axes = plt.subplots(1, len(NETWORKS), figsize=(12, 4.5))
+    for ax, network in zip(axes, NETWORKS, strict=True):
+        for family, seeds in runs.items():
+            ratio = cost_of(family, cost_rows) or 1.0
+            by_iter: dict[int, list[float]] = {}
+            for points in seeds.values():
+                for p in points:
+                    if "fid" in p["networks"].get(network, {}):
+                        by_iter.setdefault(p["iterations"], []).append(p["networks"][network]["fid"])
+            if not by_iter:
+                continue
+            xs = sorted(by_iter)
+            (line,) = ax.plot([x * ratio for x in xs], [statistics.fmean(by_iter[x]) for x in xs], marker="o", label=family)
+            for x in xs:
+                if len(by_iter[x]) > 1:
+                    ax.scatter([x * ratio] * len(by_iter[x]), by_iter[x], s=10, color=line.get_color(), alpha=0.5)
+        ax.set_title(f"FID in {network}")
+        ax.set_xlabel("training time, in DCGAN iterations")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    axes[0].set_ylabel("FID vs the 10,000 test images")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     print(f"plot: {path}")
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="train and evaluate")
@@ -273,6 +292,8 @@ def main() -> int:
     p_run.add_argument("--eval-every", type=int, default=2, help="evaluate after every k-th chunk (and the first and last)")
     p_run.add_argument("--num-samples", type=int, default=5000)
     p_run.add_argument("--extractor", default="auto", help="metrics.extractor (feature backend) of the evaluations")
+    p_run.add_argument("--second-network", default=NETWORKS[1],
+                       help="callbacks.evaluation.second_network: the same samples measured again there ('' = none)")
     p_run.add_argument("--again", action="store_true", help="rerun runs that finished already")
     p_run.add_argument("extra", nargs="*", help="more train.py overrides for every run")
     p_cost = sub.add_parser("cost", help="per-iteration cost of each family, side by side")
@@ -285,7 +306,7 @@ def main() -> int:
     p_col.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "budget_curves.png")
     for p in (p_run, p_cost, p_col):
         p.add_argument("--out", type=Path, default=ROOT / "outputs" / "budget_curves")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     return {"run": run, "cost": cost, "collect": collect}[args.command](args)
 
 
