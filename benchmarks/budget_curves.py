@@ -215,7 +215,37 @@ def collect(args) -> int:
     Path(f"{args.doc}.md").write_text(markdown(table, header))
     print(markdown(table, header))
     plot(runs, cost_rows, Path(args.plot))
+    if args.samples_at:
+        samples_panel(args.out, runs, cost_rows, args.samples_at, Path(args.samples_plot))
     return 0
+
+
+def samples_panel(out: Path, runs: dict[str, dict[int, list[dict]]], cost_rows: dict, budget: float, path: Path) -> None:
+    """The evaluation grid of each family's first seed at the evaluated point nearest `budget`
+    DCGAN-iteration equivalents, side by side, titled with the iterations and both FIDs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    order = [f for f in FAMILIES if f in runs] + sorted(set(runs) - set(FAMILIES))
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.9), squeeze=False)
+    for ax, family in zip(axes[0], order, strict=True):
+        seed = min(runs[family])
+        ratio = cost_of(family, cost_rows) or 1.0
+        point = min(runs[family][seed], key=lambda p: abs(p["iterations"] * ratio - budget))
+        run_dir = run_dir_of(out, family, seed)
+        chunk = point["iterations"] // int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split()
+                                                if c.startswith("trainer.limit_train_batches=")))
+        ax.imshow(Image.open(run_dir / "eval_samples" / f"epoch_{chunk:03d}.png"), cmap="gray")
+        fids = ", ".join(f"{p['fid']:.0f}" for n in NETWORKS if (p := point["networks"].get(n)) and "fid" in p)
+        ax.set_title(f"{family}, {point['iterations']} it.\n(~{point['iterations'] * ratio:.0f} DCGAN it.), FID {fids}", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"samples: {path}")
 
 
 def cost_of(family: str, cost_rows: dict) -> float | None:
@@ -304,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_col = sub.add_parser("collect", help="the table and the plot of every run under --out")
     p_col.add_argument("--doc", type=Path, default=ROOT / "docs" / "budget_curves", help="writes <doc>.md and <doc>.json")
     p_col.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "budget_curves.png")
+    p_col.add_argument("--samples-at", type=float, default=None,
+                       help="also draw each family's evaluation grid nearest this training time (DCGAN iterations)")
+    p_col.add_argument("--samples-plot", type=Path, default=ROOT / "docs" / "images" / "budget_samples.png")
     for p in (p_run, p_cost, p_col):
         p.add_argument("--out", type=Path, default=ROOT / "outputs" / "budget_curves")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from tests.helpers.benchmark_scripts import run_benchmark
 
@@ -32,8 +33,13 @@ def test_collect_keeps_each_network_apart_and_averages_seeds(tmp_path):
     # A run scored in the independent network only (metrics.extractor=fmnist-independent).
     fake_run(out, "sngan_seed1", INDEPENDENT, [point(1, 120.0)])
     (out / "cost.json").write_text(json.dumps({"families": {"dcgan": {"vs_dcgan": 1.0}, "sngan": {"vs_dcgan": 2.5}}}))
+    # The grids the evaluation drew, named by the chunk they end (from 1); only the nearest point's is read.
+    for name, shown in (("dcgan_seed1", 4), ("sngan_seed1", 2)):
+        (out / name / "eval_samples").mkdir()
+        Image.new("L", (20, 20), 128).save(out / name / "eval_samples" / f"epoch_{shown:03d}.png")
     doc = tmp_path / "doc" / "curves"
-    assert run_benchmark("budget_curves", "collect", "--out", str(out), "--doc", str(doc), "--plot", str(tmp_path / "c.png")) == 0
+    assert run_benchmark("budget_curves", "collect", "--out", str(out), "--doc", str(doc), "--plot", str(tmp_path / "c.png"),
+                         "--samples-at", "45", "--samples-plot", str(tmp_path / "s.png")) == 0
     table = json.loads(doc.with_suffix(".json").read_text())["table"]
     first, last, sngan = table
     assert (first["family"], first["iterations"], first["seeds"]) == ("dcgan", 10, 2)  # after chunk 1 of 10 batches
@@ -45,4 +51,4 @@ def test_collect_keeps_each_network_apart_and_averages_seeds(tmp_path):
     md = doc.with_suffix(".md").read_text()
     assert "| dcgan | 10 | 10 | 2 | 100.00 ± 14.14 | 210.00 ± 14.14 |" in md
     assert "| sngan | 20 | 50 | 1 | - | 120.00 |" in md
-    assert (tmp_path / "c.png").stat().st_size > 0
+    assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "s.png").stat().st_size > 0
