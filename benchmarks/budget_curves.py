@@ -1,23 +1,27 @@
 """Budget curves (docs/quality.md): how sample quality grows with training for every default
-family, at equal iterations (batches of 128), with one table (markdown + JSON) and one plot.
+family, at equal iterations (batches of 128), in two feature networks, with one table (markdown +
+JSON), one plot and one picture of the samples.
 
     # train: one run per family and seed, evaluated along the way (every --eval-every chunks)
-    OMP_NUM_THREADS=1 python benchmarks/budget_curves.py run --families vae vae_gmm dcgan sngan wgan_gp \
-        --seeds 1 --chunk 107 --chunks 8 --out outputs/budget_curves
+    OMP_NUM_THREADS=1 python benchmarks/budget_curves.py run --families dcgan --seeds 1 2 3 \
+        --chunk 107 --chunks 20 --eval-every 4 --out outputs/curves
     # the side-by-side cost of one training iteration of each family, in this one process
-    OMP_NUM_THREADS=1 python benchmarks/budget_curves.py cost --families vae dcgan sngan wgan_gp --out outputs/budget_curves
-    # the table and the plot of every run under --out
-    python benchmarks/budget_curves.py collect --out outputs/budget_curves --doc docs/budget_curves
+    OMP_NUM_THREADS=1 python benchmarks/budget_curves.py cost --families vae dcgan sngan wgan_gp --out outputs/curves
+    # the table and the plot of every run under --out, and the samples at 5 epochs' time
+    python benchmarks/budget_curves.py collect --out outputs/curves --doc docs/budget_curves --samples-at 2140
 
 A run trains `chunks` "epochs" of `chunk` batches each (`trainer.limit_train_batches`: every
 chunk is a fresh random draw from the whole training set, so `chunk=107` is a quarter of an epoch
-of the 55,000 images) and the evaluation callback measures FID, KID and precision/recall on
+of the 55,000 images) and the evaluation callback measures FID, KID and precision/recall of
 `--num-samples` samples against the test split after every `--eval-every` chunks (and after the
-first and the last); the two-sample test runs once, at the end. Each evaluation is a budget point:
-with no learning-rate schedule, the weights after k chunks are those of a k-chunk run. The VAE is
-run twice, `vae` (prior N(0, I), the default until the mixture won) and `vae_gmm` (`model.prior=gmm`, now the default): the same
-seed trains the same weights (fitting the mixture draws from its own generator), so the two rows
-differ only in the prior they sample from.
+first and the last), in `--extractor` (the shipped classifier) and again, on the same samples, in
+`--second-network` (the independent network no model trains against); the two-sample test runs
+once, at the end. Each evaluation is a budget point: with no learning-rate schedule, the weights
+after k chunks are those of a k-chunk run. The VAE is run twice, `vae` (prior N(0, I), the default
+until the mixture won) and `vae_gmm` (`model.prior=gmm`, now the default): the same seed trains the
+same weights (fitting the mixture draws from its own generator), so the two rows differ only in
+the prior they sample from. Training time is compared through `cost`'s ratios (measured side by
+side, so a background load slows every family alike), not through wall clocks.
 """
 
 from __future__ import annotations
