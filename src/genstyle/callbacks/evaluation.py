@@ -183,7 +183,8 @@ class Evaluation(pl.Callback):
             f"callbacks.evaluation.second_network={name} is the network the evaluation already uses ({self.backend.name}); "
             "name a different one (fmnist-independent or fmnist-classifier at 28x28 grayscale), or null.",
         )
-        check_own_features(f"model={family}", backend.name, backend.weights_sha256, pl_module.loss_feature_networks, m.allow_own_features)
+        if check_own_features(f"model={family}", backend.name, backend.weights_sha256, pl_module.loss_feature_networks, m.allow_own_features):
+            log.warning("val/%s/* scores model=%s in a network its losses use (metrics.allow_own_features=true).", backend.name, family)
         return backend
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
