@@ -195,6 +195,8 @@ def test_a_second_network_measures_the_same_samples_again(make_cfg, classifier_w
     assert metrics["val/fmnist-independent/fid"] > 0 and metrics["val/fmnist-independent/fid"] != metrics["val/fid"]
     rows = [r for r in csv.DictReader((out / "csv" / "metrics.csv").open()) if r.get("val/fid")]
     assert float(rows[0]["val/fmnist-independent/fid"]) == metrics["val/fmnist-independent/fid"]
+    record = json.loads((out / "eval.json").read_text())
+    assert record["second_network"]["extractor"] == "fmnist-independent" and record["protocol"]["extractor"] == "fmnist-classifier"
 
 
 def test_a_second_network_equal_to_the_first_is_refused(make_cfg, classifier_weights):

@@ -161,6 +161,7 @@ class Evaluation(pl.Callback):
         else:
             evaluator = SampleEvaluation(**common, latent_samples=self.latent_samples)
         second = self._second_backend(pl_module, evaluator) if self.second_network else None
+        # Only sample evaluations take a second network (_second_backend refuses the others).
         evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels, **({"second": second} if second else {}))
         self.evaluator = evaluator
 

@@ -96,6 +96,10 @@ class SampleEvaluation:
     def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured, **sections) -> None:
         """`sections`: more parts of eval.json (the end-of-training two-sample test)."""
         images, result = measured
+        if self.second is not None:  # which network the val/<network>/* numbers of this record come from
+            network, reference = self.second
+            sections["second_network"] = {"extractor": network.name, "weights_sha256": reference.protocol["weights_sha256"],
+                                          "num_real": reference.num_real}
         names = class_names(trainer, len(result.class_counts))
         ref_counts = self.reference.class_counts
         self.report.write(
