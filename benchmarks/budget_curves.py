@@ -71,20 +71,35 @@ def job_command(family: str, seed: int, args) -> list[str]:
     ]
 
 
+def command_value(run_dir: Path, key: str) -> int:
+    """An integer override of the train.py command a run was (last) started with."""
+    return int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split() if c.startswith(f"{key}=")))
+
+
+def chunks_trained(run_dir: Path) -> int:
+    return command_value(run_dir, "trainer.max_epochs")
+
+
 def run(args) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_MODE": "offline"}
     failed = 0
     for seed in args.seeds:
         for family in args.families:
             run_dir = run_dir_of(args.out, family, seed)
+            extend = False
             if (run_dir / "metrics.json").is_file() and not args.again:
-                print(f"{run_dir.name}: done already (--again reruns it)", flush=True)
-                continue
+                done = chunks_trained(run_dir)
+                if args.chunks <= done or not (run_dir / "checkpoints" / "last.ckpt").is_file():
+                    print(f"{run_dir.name}: done already, {done} chunks (--again reruns it, more --chunks extend it)", flush=True)
+                    continue
+                # No learning-rate schedule: resuming the k-chunk run to n chunks trains what an n-chunk run trains.
+                extend = True
             run_dir.mkdir(parents=True, exist_ok=True)
-            cmd = job_command(family, seed, args) + (["overwrite=true"] if args.again else [])  # a rerun replaces the run
+            # A rerun replaces the run; an extension resumes its last checkpoint and keeps its evaluations.
+            cmd = job_command(family, seed, args) + (["overwrite=true"] if args.again else ["ckpt_path=last"] if extend else [])
             (run_dir / "command.txt").write_text(" ".join(cmd[1:]) + "\n")
             start = time.perf_counter()
-            with (run_dir / "job.log").open("w") as log:
+            with (run_dir / "job.log").open("a" if extend else "w") as log:
                 rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
             failed += rc != 0
             print(f"[{datetime.now():%H:%M:%S}] {run_dir.name}: rc={rc} {time.perf_counter() - start:.0f}s", flush=True)
@@ -163,7 +178,7 @@ def history(run_dir: Path) -> list[dict]:
         return []
     record = json.loads(path.read_text())
     primary = record["protocol"]["extractor"]
-    chunk = int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split() if c.startswith("trainer.limit_train_batches=")))
+    chunk = command_value(run_dir, "trainer.limit_train_batches")
     points = []
     for h in record["history"]:  # epochs as Lightning counts them, from 0
         networks: dict[str, dict[str, float]] = {}
@@ -179,6 +194,11 @@ def history(run_dir: Path) -> list[dict]:
     return points
 
 
+def family_order(runs: dict) -> list[str]:
+    """The families of FAMILIES in its order, then any others by name."""
+    return [f for f in FAMILIES if f in runs] + sorted(set(runs) - set(FAMILIES))
+
+
 def mean_std(values: Sequence[float]) -> list[float]:
     return [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)]
 
@@ -191,7 +211,7 @@ def collect(args) -> int:
             runs.setdefault(family, {})[int(seed)] = points
     cost_path = args.out / "cost.json"
     cost_rows = json.loads(cost_path.read_text())["families"] if cost_path.is_file() else {}
-    order = [f for f in FAMILIES if f in runs] + sorted(set(runs) - set(FAMILIES))
+    order = family_order(runs)
     table = []
     for family in order:
         by_iter: dict[int, list[dict]] = {}
@@ -233,15 +253,14 @@ def samples_panel(out: Path, runs: dict[str, dict[int, list[dict]]], cost_rows: 
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    order = [f for f in FAMILIES if f in runs] + sorted(set(runs) - set(FAMILIES))
-    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.9), squeeze=False)
+    order = family_order(runs)
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.7), squeeze=False)
     for ax, family in zip(axes[0], order, strict=True):
         seed = min(runs[family])
         ratio = cost_of(family, cost_rows) or 1.0
         point = min(runs[family][seed], key=lambda p: abs(p["iterations"] * ratio - budget))
         run_dir = run_dir_of(out, family, seed)
-        chunk = point["iterations"] // int(next(c.split("=", 1)[1] for c in (run_dir / "command.txt").read_text().split()
-                                                if c.startswith("trainer.limit_train_batches=")))
+        chunk = point["iterations"] // command_value(run_dir, "trainer.limit_train_batches")
         ax.imshow(Image.open(run_dir / "eval_samples" / f"epoch_{chunk:03d}.png"), cmap="gray")
         fids = ", ".join(f"{p['fid']:.0f}" for n in NETWORKS if (p := point["networks"].get(n)) and "fid" in p)
         ax.set_title(f"{family}, {point['iterations']} it.\n(~{point['iterations'] * ratio:.0f} DCGAN it.), FID {fids}", fontsize=9)
@@ -288,7 +307,8 @@ def plot(runs: dict[str, dict[int, list[dict]]], cost_rows: dict, path: Path) ->
 
     fig, axes = plt.subplots(1, len(NETWORKS), figsize=(12, 4.5))
     for ax, network in zip(axes, NETWORKS, strict=True):
-        for family, seeds in runs.items():
+        for family in family_order(runs):
+            seeds = runs[family]
             ratio = cost_of(family, cost_rows) or 1.0
             by_iter: dict[int, list[float]] = {}
             for points in seeds.values():
