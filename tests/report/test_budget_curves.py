@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
-from tests.helpers.benchmark_scripts import run_benchmark
+from tests.helpers.benchmark_scripts import load_benchmark, run_benchmark
 
 CLASSIFIER, INDEPENDENT = "fmnist-classifier", "fmnist-independent"
 
@@ -52,3 +53,20 @@ def test_collect_keeps_each_network_apart_and_averages_seeds(tmp_path):
     assert "| dcgan | 10 | 10 | 2 | 100.00 ± 14.14 | 210.00 ± 14.14 |" in md
     assert "| sngan | 20 | 50 | 1 | - | 120.00 |" in md
     assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_more_chunks_extend_a_finished_run_and_equal_chunks_skip_it(tmp_path, monkeypatch):
+    curves = load_benchmark("budget_curves")
+    started = []
+    monkeypatch.setattr(curves.subprocess, "run", lambda cmd, **_: started.append(cmd) or SimpleNamespace(returncode=0))
+    run_dir = tmp_path / "dcgan_seed1"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (run_dir / "metrics.json").write_text("{}")
+    (run_dir / "command.txt").write_text("train.py model=dcgan trainer.limit_train_batches=107 trainer.max_epochs=20\n")
+    args = ["run", "--families", "dcgan", "--seeds", "1", "--out", str(tmp_path)]
+    assert curves.main([*args, "--chunks", "20"]) == 0 and started == []  # done already
+    assert curves.main([*args, "--chunks", "40"]) == 0
+    (cmd,) = started
+    assert "ckpt_path=last" in cmd and "trainer.max_epochs=40" in cmd and "overwrite=true" not in cmd
+    assert "trainer.max_epochs=40" in (run_dir / "command.txt").read_text()  # the next extension starts from 40
