@@ -233,7 +233,7 @@ def collect(args) -> int:
             table.append(row)
     header = (f"Budget curves: the runs under {args.out} ({datetime.now():%Y-%m-%d %H:%M}); batch {BATCH_SIZE}; "
               f"one iteration = one batch; mean ± std over seeds; FID in {' and '.join(NETWORKS)}, "
-              f"KID/precision/recall in {NETWORKS[1]}; the run's JSON holds every number in both")
+              f"KID/precision/recall in {NETWORKS[1]}; the JSON beside this table holds them in both")
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.doc}.json").write_text(json.dumps({"header": header, "cost": cost_rows, "table": table}, indent=2) + "\n")
     Path(f"{args.doc}.md").write_text(markdown(table, header))
@@ -278,7 +278,7 @@ def cost_of(family: str, cost_rows: dict) -> float | None:
 
 def markdown(table: Sequence[dict], header: str) -> str:
     classifier, independent = NETWORKS
-    cols = ["family", "iterations", "DCGAN-iteration cost", "seeds", "FID, classifier", "FID, independent",
+    cols = ["family", "iterations", "training time (DCGAN iterations)", "seeds", "FID, classifier", "FID, independent",
             "KID, independent", "precision, independent", "recall, independent", "two-sample acc."]
     lines = [f"<!-- {header} -->", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
