@@ -142,8 +142,7 @@ class Evaluation(pl.Callback):
         # At 28x28 gray, metrics.judge_extractor's network measures the multi-domain metrics (they judge
         # translation) and any model whose losses use a frozen network (adain: the shipped classifier).
         judged = (channels, height) == (1, 28) and (not unpaired and has_domains(pl_module) or bool(pl_module.loss_feature_networks))
-        self.backend = build_backend(m.judge_extractor if judged else m.extractor, channels, height, m.inception_weights,
-                                     m.classifier_weights, device=str(pl_module.device) if m.device is None else m.device)
+        self.backend = self._build_backend(m.judge_extractor if judged else m.extractor, pl_module)
         # Never silently in the model's own loss network: refused unless metrics.allow_own_features=true, then flagged.
         self.own_features = check_own_features(
             f"model={pl_module.family}", self.backend.name, self.backend.weights_sha256, pl_module.loss_feature_networks,
@@ -160,10 +159,16 @@ class Evaluation(pl.Callback):
             evaluator = MultiDomainEvaluation(**common)
         else:
             evaluator = SampleEvaluation(**common, latent_samples=self.latent_samples)
-        second = self._second_backend(pl_module, evaluator) if self.second_network else None
-        # Only sample evaluations take a second network (_second_backend refuses the others).
-        evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels, **({"second": second} if second else {}))
+        evaluator.prepare(datamodule, self.backend, image_size=height, channels=channels)
+        if self.second_network:
+            evaluator.prepare_second(datamodule, self._second_backend(pl_module, evaluator), image_size=height, channels=channels)
         self.evaluator = evaluator
+
+    def _build_backend(self, name: str, pl_module: GenerativeModule) -> FeatureBackend:
+        channels, height, _ = pl_module.image_shape
+        m = self.settings
+        return build_backend(name, channels, height, m.inception_weights, m.classifier_weights,
+                             device=str(pl_module.device) if m.device is None else m.device)  # fmt: skip
 
     def _second_backend(self, pl_module: GenerativeModule, evaluator) -> FeatureBackend:
         """The network of `second_network`, which measures the same samples again: refused where the
@@ -175,10 +180,8 @@ class Evaluation(pl.Callback):
             "through its translations here, in one network (metrics.judge_extractor). Remove second_network, or score "
             "the checkpoint in another network with evaluate.py metrics.extractor=<network>.",
         )
-        channels, height, _ = pl_module.image_shape
         m = self.settings
-        backend = build_backend(name, channels, height, m.inception_weights, m.classifier_weights,
-                                device=str(pl_module.device) if m.device is None else m.device)  # fmt: skip
+        backend = self._build_backend(name, pl_module)
         require(
             backend.name != self.backend.name,
             f"callbacks.evaluation.second_network={name} is the network the evaluation already uses ({self.backend.name}); "

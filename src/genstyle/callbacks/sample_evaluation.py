@@ -39,11 +39,12 @@ class SampleEvaluation:
         self.reference: ReferenceStats | None = None
         self.second: tuple[FeatureBackend, ReferenceStats] | None = None
 
-    def prepare(self, datamodule, backend: FeatureBackend, image_size: int, channels: int,
-                second: FeatureBackend | None = None) -> None:  # fmt: skip
+    def prepare(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> None:
         self.reference = self._reference(datamodule, backend, image_size, channels)
-        if second is not None:
-            self.second = (second, self._reference(datamodule, second, image_size, channels))
+
+    def prepare_second(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> None:
+        """Measure the same samples again in `backend`, against its own reference statistics."""
+        self.second = (backend, self._reference(datamodule, backend, image_size, channels))
 
     def _reference(self, datamodule, backend: FeatureBackend, image_size: int, channels: int) -> ReferenceStats:
         start = time.perf_counter()
@@ -77,21 +78,22 @@ class SampleEvaluation:
         datamodule = trainer.datamodule
         images = generate(pl_module, self.num_samples, self.seed, self.batch_size, datamodule.label_distribution(),
                           rank=trainer.global_rank, world=trainer.world_size)
-        features = gather_features(backend(images), self.num_samples, self.batch_size)
-        result = evaluate_features(features, self.reference, self.settings.fidelity,
-                                   mode_min_share=self.settings.mode_min_share, min_samples=self.settings.min_samples)
+        result = self._score(backend, self.reference, images)
         logged = result.prefixed("val/")
         if self.second is not None:
             network, reference = self.second
-            seen = evaluate_features(gather_features(network(images), self.num_samples, self.batch_size), reference,
-                                     self.settings.fidelity, mode_min_share=self.settings.mode_min_share,
-                                     min_samples=self.settings.min_samples)  # fmt: skip
-            logged.update(seen.prefixed(f"val/{network.name}/"))
+            logged.update(self._score(network, reference, images).prefixed(f"val/{network.name}/"))
         if pl_module.has_encoder:
             logged.update(self._latent_metrics(pl_module, datamodule, skip_kl=in_validation))
         for note in result.notes:
             log.warning(note)
         return logged, (images, result)
+
+    def _score(self, backend: FeatureBackend, reference: ReferenceStats, images: torch.Tensor) -> EvalResult:
+        """The sample metrics of `images` in `backend`'s features against `reference`."""
+        features = gather_features(backend(images), self.num_samples, self.batch_size)
+        return evaluate_features(features, reference, self.settings.fidelity,
+                                 mode_min_share=self.settings.mode_min_share, min_samples=self.settings.min_samples)  # fmt: skip
 
     def write(self, trainer: pl.Trainer, epoch: int, logged: dict, seconds: float, measured, **sections) -> None:
         """`sections`: more parts of eval.json (the end-of-training two-sample test)."""
