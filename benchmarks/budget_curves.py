@@ -187,7 +187,8 @@ def history(run_dir: Path) -> list[dict]:
             if parts[0] != "val" or parts[-1] not in SHOWN:
                 continue
             networks.setdefault(primary if len(parts) == 2 else parts[1], {})[parts[-1]] = value
-        point = {"iterations": (int(h["epoch"]) + 1) * chunk, "networks": networks}
+        chunks = int(h["epoch"]) + 1  # also the number in the name of the evaluation's grid
+        point = {"chunks": chunks, "iterations": chunks * chunk, "networks": networks}
         if "val/c2st_acc" in h:  # the two-sample judge reads pixels: no network of its own
             point["c2st_acc"] = h["val/c2st_acc"]
         points.append(point)
@@ -236,8 +237,9 @@ def collect(args) -> int:
               f"KID/precision/recall in {NETWORKS[1]}; the JSON beside this table holds them in both")
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.doc}.json").write_text(json.dumps({"header": header, "cost": cost_rows, "table": table}, indent=2) + "\n")
-    Path(f"{args.doc}.md").write_text(markdown(table, header))
-    print(markdown(table, header))
+    text = markdown(table, header)
+    Path(f"{args.doc}.md").write_text(text)
+    print(text)
     plot(runs, cost_rows, Path(args.plot))
     if args.samples_at:
         samples_panel(args.out, runs, cost_rows, args.samples_at, Path(args.samples_plot))
@@ -259,9 +261,8 @@ def samples_panel(out: Path, runs: dict[str, dict[int, list[dict]]], cost_rows: 
         seed = min(runs[family])
         ratio = cost_of(family, cost_rows) or 1.0
         point = min(runs[family][seed], key=lambda p: abs(p["iterations"] * ratio - budget))
-        run_dir = run_dir_of(out, family, seed)
-        chunk = point["iterations"] // command_value(run_dir, "trainer.limit_train_batches")
-        ax.imshow(Image.open(run_dir / "eval_samples" / f"epoch_{chunk:03d}.png"), cmap="gray")
+        grid = run_dir_of(out, family, seed) / "eval_samples" / f"epoch_{point['chunks']:03d}.png"
+        ax.imshow(Image.open(grid), cmap="gray")
         fids = ", ".join(f"{p['fid']:.0f}" for n in NETWORKS if (p := point["networks"].get(n)) and "fid" in p)
         ax.set_title(f"{family}, {point['iterations']} it.\n(~{point['iterations'] * ratio:.0f} DCGAN it.), FID {fids}", fontsize=9)
         ax.axis("off")
